@@ -1,0 +1,40 @@
+# MRIFE for QGIS: routine tasks. `make help` lists them.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export QT_QPA_PLATFORM ?= offscreen
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup test test-fast lint package qgis demo bench bench-models clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+
+setup:  ## Debian packages, .venv and pinned Python packages (idempotent)
+	@bash scripts/setup.sh
+
+test: setup  ## the whole suite: backend unit tests and QGIS tests in a headless QGIS
+	$(PY) -m pytest
+
+test-fast: setup  ## the suite without tests marked slow
+	$(PY) -m pytest -m "not slow"
+
+lint: setup  ## ruff, failing on errors
+	$(VENV)/bin/ruff check .
+
+package: setup  ## build dist/mrife_qgis-<version>.zip for "Install from ZIP"
+	$(PY) scripts/package.py
+
+qgis: setup  ## start QGIS desktop with the plugin (live source) and the venv's packages
+	bash scripts/run_qgis.sh
+
+demo: setup  ## the main job on the bundled sample
+	$(PY) scripts/demo.py
+
+bench: bench-models  ## all benchmarks; numbers go to docs/
+
+bench-models: setup  ## parameter counts and forward time per 512 px tile for every network
+	$(PY) bench/bench_models.py --out docs/benchmarks-models.md
+
+clean:  ## remove build outputs (keeps .venv)
+	rm -rf build dist .pytest_cache

@@ -1,0 +1,23 @@
+"""One place that tells the user things: the QGIS message log, and the message bar."""
+
+from __future__ import annotations
+
+from qgis.core import Qgis, QgsMessageLog
+
+TAG = "MRIFE"
+
+
+def log(message: str, level: Qgis.MessageLevel = Qgis.Info, *, bar=None, title: str = "MRIFE",
+        duration: int = 8) -> None:
+    """Write ``message`` to the MRIFE tab of the log panel and, when ``bar`` is given, to it.
+
+    Args:
+        message: the text, in words a GIS user can act on.
+        level: Qgis.Info, Qgis.Warning, Qgis.Critical or Qgis.Success.
+        bar: a QgsMessageBar (usually ``iface.messageBar()``), or None for the log only.
+        title: bold title in the bar.
+        duration: seconds the bar item stays (0: until closed).
+    """
+    QgsMessageLog.logMessage(message, TAG, level)
+    if bar is not None:
+        bar.pushMessage(title, message, level=level, duration=duration)

@@ -1,0 +1,72 @@
+"""The QGIS plugin object: toolbar button, Raster menu entry, dock panel, Processing provider."""
+
+from __future__ import annotations
+
+from qgis.core import QgsApplication
+from qgis.PyQt.QtCore import QCoreApplication, Qt
+from qgis.PyQt.QtGui import QIcon
+from qgis.PyQt.QtWidgets import QAction
+
+from .paths import resources_dir
+
+MENU = "&MRIFE relic landslides"
+
+
+class MrifePlugin:
+    """What QGIS loads. ``unload()`` undoes ``initGui()`` step by step."""
+
+    def __init__(self, iface) -> None:
+        self.iface = iface
+        self.action: QAction | None = None
+        self.dock = None
+        self.provider = None
+
+    def tr(self, text: str) -> str:
+        return QCoreApplication.translate("MrifePlugin", text)
+
+    def initGui(self) -> None:  # noqa: N802 (QGIS's name)
+        from .processing.provider import MrifeProvider
+
+        self.provider = MrifeProvider()
+        QgsApplication.processingRegistry().addProvider(self.provider)
+
+        icon = QIcon(str(resources_dir() / "icons" / "mrife.svg"))
+        self.action = QAction(icon, self.tr("MRIFE relic landslides"), self.iface.mainWindow())
+        self.action.setObjectName("mrifeShowPanel")
+        self.action.setCheckable(True)
+        self.action.setToolTip(self.tr("Label, fine-tune and detect relic landslides"))
+        self.action.toggled.connect(self.set_dock_visible)
+        self.iface.addToolBarIcon(self.action)
+        self.iface.addPluginToRasterMenu(MENU, self.action)
+
+    def unload(self) -> None:
+        self.iface.removePluginRasterMenu(MENU, self.action)
+        self.iface.removeToolBarIcon(self.action)
+        self.action.toggled.disconnect(self.set_dock_visible)
+        self.action.deleteLater()
+        self.action = None
+
+        if self.dock is not None:
+            self.iface.removeDockWidget(self.dock)
+            self.dock.close()
+            self.dock.deleteLater()
+            self.dock = None
+
+        QgsApplication.processingRegistry().removeProvider(self.provider)
+        self.provider = None
+
+    def set_dock_visible(self, visible: bool) -> None:
+        """Show or hide the panel, creating it the first time."""
+        if self.dock is None:
+            if not visible:
+                return
+            from .gui.dock import MrifeDock
+
+            self.dock = MrifeDock(self.iface)
+            self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
+            self.dock.visibilityChanged.connect(self._sync_action)
+        self.dock.setVisible(visible)
+
+    def _sync_action(self, visible: bool) -> None:
+        if self.action is not None and self.action.isChecked() != visible:
+            self.action.setChecked(visible)

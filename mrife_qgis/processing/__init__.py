@@ -1,0 +1,1 @@
+"""The ``mrife`` Processing provider and its algorithms (one module each)."""

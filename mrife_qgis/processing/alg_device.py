@@ -1,0 +1,48 @@
+"""``mrife:deviceinfo``: report the deep-learning stack and the compute device (for scripts)."""
+
+from __future__ import annotations
+
+from qgis.core import (
+    QgsProcessingAlgorithm,
+    QgsProcessingException,
+    QgsProcessingOutputString,
+    QgsProcessingParameterString,
+)
+
+from ..deps import check_deps
+from ..paths import backend_module
+
+
+class DeviceInfoAlgorithm(QgsProcessingAlgorithm):
+    DEVICE = "DEVICE"
+    OUTPUT = "OUTPUT"
+
+    def name(self) -> str:
+        return "deviceinfo"
+
+    def displayName(self) -> str:  # noqa: N802
+        return "Device information"
+
+    def shortHelpString(self) -> str:  # noqa: N802
+        return ("Says which device (GPU or CPU) MRIFE will run on for a device choice "
+                "(auto, cpu, cuda:N), and which torch it found.")
+
+    def createInstance(self):  # noqa: N802
+        return DeviceInfoAlgorithm()
+
+    def initAlgorithm(self, config=None) -> None:  # noqa: N802
+        self.addParameter(QgsProcessingParameterString(self.DEVICE, "Device", defaultValue="auto"))
+        self.addOutput(QgsProcessingOutputString(self.OUTPUT, "Device"))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        status = check_deps()
+        if not status.ok:
+            raise QgsProcessingException(status.message())
+        devices = backend_module("devices")
+        choice = self.parameterAsString(parameters, self.DEVICE, context)
+        try:
+            dev = devices.resolve_device(choice)
+        except ValueError as exc:
+            raise QgsProcessingException(str(exc)) from exc
+        feedback.pushInfo(f"torch {status.versions.get('torch')}; device: {dev.label}")
+        return {self.OUTPUT: dev.label}

@@ -1,0 +1,111 @@
+"""`make package` builds a zip that installs into a fresh QGIS profile and starts there."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Runs in a fresh process whose sys.path does NOT contain the repository: only the unzipped
+# plugin folder is visible, as in a user's profile.
+LOAD_IN_FRESH_QGIS = r"""
+import json, sys
+plugins_dir = sys.argv[1]
+sys.path = [p for p in sys.path if p not in ("", sys.argv[2])]
+sys.path.insert(0, plugins_dir)
+from qgis.core import QgsApplication
+app = QgsApplication([], False)
+app.initQgis()
+sys.path.append(QgsApplication.pkgDataPath() + "/python/plugins")  # QGIS's own: processing
+from processing.core.Processing import Processing
+Processing.initialize()
+from qgis.gui import QgsMapCanvas, QgsMessageBar
+from qgis.PyQt.QtWidgets import QMainWindow, QToolBar
+
+
+class Iface:  # the few iface calls a plugin makes, on real widgets
+    def __init__(self):
+        self.win = QMainWindow()
+        self.canvas, self.bar = QgsMapCanvas(self.win), QgsMessageBar(self.win)
+        self.toolbar = QToolBar("Plugins", self.win)
+        self.menu = self.win.menuBar().addMenu("Raster")
+    def mainWindow(self): return self.win
+    def mapCanvas(self): return self.canvas
+    def messageBar(self): return self.bar
+    def addToolBarIcon(self, a): self.toolbar.addAction(a)
+    def removeToolBarIcon(self, a): self.toolbar.removeAction(a)
+    def addPluginToRasterMenu(self, name, a): self.menu.addAction(a)
+    def removePluginRasterMenu(self, name, a): self.menu.removeAction(a)
+    def addDockWidget(self, area, d): self.win.addDockWidget(area, d)
+    def removeDockWidget(self, d): self.win.removeDockWidget(d)
+
+
+iface = Iface()
+import qgis.utils
+qgis.utils.iface = iface
+ok_load = qgis.utils.loadPlugin("mrife_qgis")
+ok_start = qgis.utils.startPlugin("mrife_qgis")
+import mrife_qgis
+plugin = qgis.utils.plugins["mrife_qgis"]
+plugin.set_dock_visible(True)
+provider = QgsApplication.processingRegistry().providerById("mrife")
+out = {"load": ok_load, "start": ok_start, "file": mrife_qgis.__file__,
+       "provider": provider is not None,
+       "algs": [a.id() for a in provider.algorithms()] if provider else [],
+       "dock_tabs": plugin.dock.tabs.count(),
+       "backend": sys.modules[plugin.dock.__module__].__name__}
+import processing
+out["device"] = processing.run("mrife:deviceinfo", {"DEVICE": "cpu"})["OUTPUT"]
+import traceback
+try:
+    plugin.unload()
+    out["unload"] = True
+except Exception:
+    out["unload"] = traceback.format_exc()
+out["provider_after"] = QgsApplication.processingRegistry().providerById("mrife") is not None
+print("RESULT " + json.dumps(out))
+"""
+
+
+def test_zip_layout_and_fresh_profile_load(tmp_path):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import package
+    finally:
+        sys.path.pop(0)
+    zip_path = package.build(tmp_path / "dist")
+    with zipfile.ZipFile(zip_path) as zf:
+        names = zf.namelist()
+    tops = {n.split("/")[0] for n in names}
+    assert tops == {"mrife_qgis"}
+    for needed in ("mrife_qgis/metadata.txt", "mrife_qgis/__init__.py",
+                   "mrife_qgis/backend/__init__.py", "mrife_qgis/resources/icons/mrife.svg",
+                   "mrife_qgis/gui/dock.ui", "mrife_qgis/LICENSE"):
+        assert needed in names
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")
+                or "/tests/" in n or ".venv" in n]
+
+    profile_plugins = tmp_path / "profiles" / "default" / "python" / "plugins"
+    profile_plugins.mkdir(parents=True)
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(profile_plugins)
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH="",
+               QGIS_CUSTOM_CONFIG_PATH=str(tmp_path / "profiles"))
+    proc = subprocess.run([sys.executable, "-c", LOAD_IN_FRESH_QGIS, str(profile_plugins),
+                           str(ROOT)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert lines, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = json.loads(lines[-1][len("RESULT "):])
+    assert out["load"] and out["start"]
+    assert out["file"].startswith(str(profile_plugins))
+    assert out["provider"] and "mrife:deviceinfo" in out["algs"]
+    assert out["dock_tabs"] == 3
+    assert out["device"] == "CPU"
+    assert out["unload"] is True and not out["provider_after"]

@@ -1,0 +1,104 @@
+"""The plugin loads, starts and unloads in a real headless QGIS."""
+
+from __future__ import annotations
+
+from qgis.core import QgsApplication, QgsSettings
+from qgis.PyQt.QtWidgets import QDockWidget
+
+
+def _registry():
+    return QgsApplication.processingRegistry()
+
+
+def test_initgui_adds_button_menu_and_provider(plugin, desktop_iface):
+    assert plugin.action in desktop_iface.plugin_toolbar.actions()
+    assert "&MRIFE relic landslides/MRIFE relic landslides" in desktop_iface.raster_menu_texts()
+    provider = _registry().providerById("mrife")
+    assert provider is not None
+    assert "mrife:deviceinfo" in [a.id() for a in provider.algorithms()]
+
+
+def test_unload_removes_everything(plugin, desktop_iface):
+    plugin.action.trigger()  # create the dock too, so unload has to remove it
+    dock = plugin.dock
+    assert dock is not None
+    plugin.unload()
+    assert _registry().providerById("mrife") is None
+    assert desktop_iface.plugin_toolbar.actions() == []
+    assert desktop_iface.raster_menu_texts() == []
+    assert dock not in desktop_iface.window.findChildren(QDockWidget) or dock.isHidden()
+
+
+def test_button_opens_dock_with_tabs_and_device(plugin, desktop_iface):
+    plugin.action.trigger()
+    dock = plugin.dock
+    assert dock is not None and not dock.isHidden()
+    assert [dock.tabs.tabText(i) for i in range(dock.tabs.count())] == ["Label", "Train", "Detect"]
+    # torch is installed in the test venv: the panel names the device it will use.
+    text = dock.deviceStatus.text()
+    assert "Will run on:" in text
+    import torch
+
+    expected = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
+    assert expected in text
+    plugin.action.trigger()
+    assert dock.isHidden()
+
+
+def test_device_choice_is_remembered(plugin):
+    plugin.action.trigger()
+    combo = plugin.dock.deviceCombo
+    keys = [combo.itemData(i) for i in range(combo.count())]
+    assert keys[0] == "auto" and "cpu" in keys
+    combo.setCurrentIndex(keys.index("cpu"))
+    assert QgsSettings().value("mrife/device") == "cpu"
+    assert "Will run on: CPU" in plugin.dock.deviceStatus.text()
+    combo.setCurrentIndex(0)
+    assert QgsSettings().value("mrife/device") == "auto"
+
+
+def test_deviceinfo_algorithm_runs(plugin):
+    import processing
+
+    result = processing.run("mrife:deviceinfo", {"DEVICE": "cpu"})
+    assert result["OUTPUT"] == "CPU"
+
+
+def test_panel_explains_missing_torch(desktop_iface, qgis_processing, monkeypatch):
+    """Without torch the plugin still loads and the panel says what to run."""
+    import sys
+
+    import mrife_qgis
+    from mrife_qgis import deps
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch -> ModuleNotFoundError
+    monkeypatch.setattr(deps, "_cache", None)
+    p = mrife_qgis.classFactory(desktop_iface)
+    p.initGui()
+    try:
+        p.action.trigger()
+        text = p.dock.deviceStatus.text()
+        assert "torch: not installed" in text
+        assert deps.install_command() in text
+        assert "-m pip install" in deps.install_command()
+    finally:
+        p.unload()
+        deps._cache = None
+
+
+def test_panel_explains_broken_torch(tmp_path, monkeypatch):
+    """A torch that raises on import (a broken CUDA library, say) is reported, not raised."""
+    import sys
+
+    from mrife_qgis import deps
+
+    fake = tmp_path / "torchvision"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise OSError('libcudart.so.13: cannot open shared object')")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "torchvision", raising=False)
+    status = deps.check_deps(refresh=True)
+    deps._cache = None
+    assert not status.ok
+    assert "libcudart.so.13" in status.problems["torchvision"]
+    assert "install" in status.message()
