@@ -56,6 +56,7 @@ def check_deps(refresh: bool = False) -> DepsStatus:
             status.problems[name] = "not installed"
         except Exception as exc:  # a broken install raises anything: OSError, RuntimeError...
             status.ok = False
-            status.problems[name] = f"installed but cannot be imported ({type(exc).__name__}: {exc})"
+            why = f"{type(exc).__name__}: {exc}"
+            status.problems[name] = f"installed but cannot be imported ({why})"
     _cache = status
     return status

@@ -1,0 +1,191 @@
+"""Every configuration value of the three networks, with the paper's values as defaults.
+
+Where the paper leaves a value open the choice is documented next to its default. A config is a
+plain dataclass so it can be stored in a checkpoint (``asdict``) and rebuilt (``from_dict``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+
+ARCHITECTURES = ("deeplabv3plus", "mrife", "icssn")
+BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101")
+MASK_STRATEGIES = ("edge_background", "interior_background", "all")
+FUSIONS = ("add", "concat")
+TRAIN_FUSION_SOURCES = ("student_masked", "student_original", "teacher_original")
+
+
+@dataclass
+class ModelConfig:
+    """Configuration of one network.
+
+    Shared (feature extraction module, Sec. III-B):
+        arch: ``deeplabv3plus`` | ``mrife`` | ``icssn``.
+        backbone: torchvision ResNet; the paper uses resnet101.
+        in_channels: image bands (>= 1); the first convolution adapts.
+        num_classes: 2 (background, landslide).
+        weights: None (random init, the default: nothing is downloaded), ``"imagenet"``
+            (torchvision's weights API; needs the internet once), or a path to a local
+            state_dict of the torchvision ResNet.
+        aspp_rates: atrous rates at output stride 8. Choice: (12, 24, 36), DeepLabv3's rates
+            for output stride 8 (the paper names ASPP but not its rates).
+        aspp_channels: ASPP output width = feature width C. Choice: 256 as in DeepLabv3.
+        se: Squeeze-and-Excitation after ASPP (Sec. III-B order: backbone, ASPP, SE).
+            The DeepLabv3+ baseline switches it off (see ``for_arch``).
+        se_reduction: SE bottleneck ratio. Choice: 16, as in the SE paper.
+
+    Decoders:
+        decoder_channels: widths of MRIFE/ICSSN's two transposed convolutions (Sec. III-D).
+            Choice: (128, 64). Strides 2 then 4 recover the full x8.
+        decoder_dropout: dropout after each transposed convolution. Choice: 0.1.
+        low_level_channels: DeepLabv3+ skip projection width (48, as in DeepLabv3+).
+
+    MRIFE (Sec. III-C, eq. 1-8):
+        block_size: 8 (one feature point per block) or 16 (a 2x2 group), Table V.
+        background_fraction / interior_fraction: block classes: background below 10 %
+            landslide pixels, interior above 90 %, edge in between; for 8x8 this is exactly the
+            paper's < 7 and > 57 of 64 (Sec. III-C-1 and V-C-2).
+        mask_strategy: which blocks are masked and contrasted (Table VI).
+        mask_fraction: share of the class-1 blocks masked per image (then the same number of
+            background blocks). The paper does not say how many; choice: 0.5.
+        max_masked_per_class: cap on that number (None: no cap).
+        mask_value: value written into masked pixels (after normalisation, so 0 is the mean).
+        ema_momentum: lambda of eq. 1 (0.996).
+        temperature: tau of eq. 5. Choice: 0.1 (a usual supervised-contrastive value).
+        alpha, beta, gamma: weights of L_Reconst, L_Cons, L_CE in eq. 8. Choice: 1, 0.1, 1
+            (the paper does not give them; the contrast loss is an order of magnitude larger
+            than the MSE at start, so it gets a smaller weight).
+        contrast_reduction: ``mean`` over anchors (default) or ``sum`` (eq. 4 literally).
+            Choice: mean, so beta does not change meaning with the number of masked blocks.
+        contrast_symmetric: also use background points as anchors (eq. 5 anchors only
+            class 1; off by default to follow the paper).
+        mfm / sfce: the masked-feature-modelling and contrast tasks (ablation B+M, B+M+C).
+        self_distillation: an EMA teacher (True) or, without it, the student's own features
+            of the original image (detached) as targets.
+        fusion: ``add`` (point to point, default) or ``concat`` + 1x1 convolution (Sec. V-C-3).
+        train_fusion_source: which enhancement features are fused during training; see
+            ``mrife.py`` for why ``student_masked`` is the default.
+
+    ICSSN (summary only; see ``icssn.py``):
+        embed_dim: width of the object-level (siamese) projection.
+        cls_weight, ocl_weight, socl_weight: weights of the classification, object-level
+            contrast and sub-object-level (boundary) contrast losses.
+    """
+
+    arch: str = "mrife"
+    backbone: str = "resnet101"
+    in_channels: int = 3
+    num_classes: int = 2
+    weights: str | None = None
+    aspp_rates: tuple[int, int, int] = (12, 24, 36)
+    aspp_channels: int = 256
+    se: bool = True
+    se_reduction: int = 16
+    decoder_channels: tuple[int, int] = (128, 64)
+    decoder_dropout: float = 0.1
+    low_level_channels: int = 48
+    # MRIFE
+    block_size: int = 8
+    background_fraction: float = 0.1
+    interior_fraction: float = 0.9
+    mask_strategy: str = "edge_background"
+    mask_fraction: float = 0.5
+    max_masked_per_class: int | None = None
+    mask_value: float = 0.0
+    ema_momentum: float = 0.996
+    temperature: float = 0.1
+    alpha: float = 1.0
+    beta: float = 0.1
+    gamma: float = 1.0
+    contrast_reduction: str = "mean"
+    contrast_symmetric: bool = False
+    mfm: bool = True
+    sfce: bool = True
+    self_distillation: bool = True
+    fusion: str = "add"
+    train_fusion_source: str = "student_masked"
+    # ICSSN
+    embed_dim: int = 128
+    cls_weight: float = 1.0
+    ocl_weight: float = 0.1
+    socl_weight: float = 0.1
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.aspp_rates = tuple(self.aspp_rates)
+        self.decoder_channels = tuple(self.decoder_channels)
+        checks = [
+            (self.arch in ARCHITECTURES, f"arch must be one of {ARCHITECTURES}"),
+            (self.backbone in BACKBONES, f"backbone must be one of {BACKBONES}"),
+            (self.in_channels >= 1, "in_channels must be >= 1"),
+            (self.block_size in (8, 16), "block_size must be 8 or 16"),
+            (self.mask_strategy in MASK_STRATEGIES,
+             f"mask_strategy must be one of {MASK_STRATEGIES}"),
+            (self.fusion in FUSIONS, f"fusion must be one of {FUSIONS}"),
+            (self.train_fusion_source in TRAIN_FUSION_SOURCES,
+             f"train_fusion_source must be one of {TRAIN_FUSION_SOURCES}"),
+            (self.contrast_reduction in ("mean", "sum"), "contrast_reduction: mean or sum"),
+            (0.0 < self.mask_fraction <= 1.0, "mask_fraction must be in (0, 1]"),
+            (0.0 <= self.ema_momentum <= 1.0, "ema_momentum must be in [0, 1]"),
+            (self.temperature > 0, "temperature must be > 0"),
+            (0 <= self.background_fraction < self.interior_fraction <= 1,
+             "need 0 <= background_fraction < interior_fraction <= 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        if (self.train_fusion_source == "teacher_original" and not self.self_distillation):
+            raise ValueError("train_fusion_source=teacher_original needs self_distillation")
+
+    @classmethod
+    def for_arch(cls, arch: str, **overrides) -> ModelConfig:
+        """Defaults for ``arch``: the DeepLabv3+ baseline is the standard one, without SE."""
+        base = {"arch": arch}
+        if arch == "deeplabv3plus":
+            base["se"] = False
+        base.update(overrides)
+        return cls(**base)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown model configuration keys: {sorted(unknown)}")
+        return cls(**data)
+
+    def with_(self, **changes) -> ModelConfig:
+        return replace(self, **changes)
+
+
+# Every ablation / cross-validation row of the paper's Tables III-VI as a configuration.
+PRESETS: dict[str, dict] = {
+    "baseline": {"arch": "deeplabv3plus", "se": False},            # Table III/IV "B"
+    "icssn": {"arch": "icssn"},                                     # Table III
+    "mrife": {"arch": "mrife"},                                     # Table III, IV "B+M+C"
+    "B": {"arch": "deeplabv3plus", "se": False},
+    "B+M": {"arch": "mrife", "mfm": True, "sfce": False},
+    "B+M+C": {"arch": "mrife", "mfm": True, "sfce": True},
+    "seg-branch-only": {"arch": "mrife", "mfm": False, "sfce": False},
+    "block8": {"arch": "mrife", "block_size": 8},                   # Table V
+    "block16": {"arch": "mrife", "block_size": 16},
+    "edge+background": {"arch": "mrife", "mask_strategy": "edge_background"},  # Table VI
+    "interior+background": {"arch": "mrife", "mask_strategy": "interior_background"},
+    "all-blocks": {"arch": "mrife", "mask_strategy": "all"},
+    "fusion-add": {"arch": "mrife", "fusion": "add"},               # Sec. V-C-3
+    "fusion-concat": {"arch": "mrife", "fusion": "concat"},
+    "with-self-distillation": {"arch": "mrife", "self_distillation": True},  # Fig. 6
+    "without-self-distillation": {"arch": "mrife", "self_distillation": False},
+}
+
+
+def preset(name: str, **overrides) -> ModelConfig:
+    """The configuration of a named row of the paper's tables, with overrides."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset '{name}'; choose one of {sorted(PRESETS)}")
+    values = dict(PRESETS[name])
+    values.update(overrides)
+    return ModelConfig(**values)
