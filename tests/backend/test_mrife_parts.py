@@ -1,0 +1,218 @@
+"""MRIFE's mask module, losses and teacher, each checked against an independent calculation."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from backend.models import ModelConfig, build_model
+from backend.models.losses import edge_contrast_loss, reconstruction_loss
+from backend.models.mask import BACKGROUND, EDGE, INTERIOR, block_classes, make_masks
+from backend.models.mrife import make_pairs
+
+
+def _fill_block(label: torch.Tensor, r: int, c: int, b: int, count: int) -> None:
+    """Put ``count`` landslide pixels (row-major from the top-left) into block (r, c)."""
+    block = torch.zeros(b * b, dtype=label.dtype)
+    block[:count] = 1
+    label[r * b:(r + 1) * b, c * b:(c + 1) * b] = block.view(b, b)
+
+
+# 8x8 blocks of a 16 x 32 label, landslide pixel counts chosen at the thresholds; classes worked
+# out by hand from the paper's rule (< 7 background, 7..57 edge, > 57 interior).
+COUNTS_8 = [[0, 6, 7, 57],
+            [58, 64, 30, 1]]
+CLASSES_8 = [[BACKGROUND, BACKGROUND, EDGE, EDGE],
+             [INTERIOR, INTERIOR, EDGE, BACKGROUND]]
+
+
+def _label_8() -> torch.Tensor:
+    label = torch.zeros(16, 32, dtype=torch.long)
+    for r, row in enumerate(COUNTS_8):
+        for c, n in enumerate(row):
+            _fill_block(label, r, c, 8, n)
+    return label
+
+
+def test_block_classes_8_by_hand():
+    classes = block_classes(_label_8()[None], 8)
+    assert classes[0].tolist() == CLASSES_8
+
+
+def test_block_classes_16_thresholds_scale_with_area():
+    # 10 % of 256 = 25.6 and 90 % = 230.4: 25 -> background, 26 and 230 -> edge, 231 -> interior
+    label = torch.zeros(16, 64, dtype=torch.long)
+    for c, n in enumerate([25, 26, 230, 231]):
+        _fill_block(label, 0, c, 16, n)
+    assert block_classes(label[None], 16)[0].tolist() == [[BACKGROUND, EDGE, EDGE, INTERIOR]]
+
+
+def test_ignored_pixels_do_not_count_as_landslide():
+    label = torch.full((8, 8), 255, dtype=torch.long)
+    assert block_classes(label[None], 8)[0].tolist() == [[BACKGROUND]]
+
+
+def test_masking_edge_background_equal_counts_and_pixels():
+    label = _label_8()
+    image = torch.rand(1, 3, 16, 32) + 1.0  # strictly positive, so masked pixels are visible
+    res = make_masks(image, label[None], block_size=8, fraction=1.0,
+                     generator=torch.Generator().manual_seed(0))
+    edges = {2, 3, 6}           # flat indices of the edge blocks (row-major, 4 per row)
+    backgrounds = {0, 1, 7}
+    m1, m0 = set(res.mask_list1[0].tolist()), set(res.mask_list0[0].tolist())
+    assert m1 == edges and m0 == backgrounds      # fraction 1: all 3 edge, 3 of 3 background
+    masked_blocks = (res.masked[0, 0] == 0).view(2, 8, 4, 8).all(3).all(1).flatten()
+    assert set(torch.nonzero(masked_blocks).flatten().tolist()) == edges | backgrounds
+    assert torch.equal(res.masked[0][:, :, 0:16][res.masked[0][:, :, 0:16] != 0],
+                       image[0][:, :, 0:16][res.masked[0][:, :, 0:16] != 0])
+
+
+def test_masking_half_fraction_is_random_but_balanced():
+    label = _label_8()
+    seen = set()
+    for seed in range(20):
+        res = make_masks(torch.rand(1, 3, 16, 32), label[None], fraction=0.5,
+                         generator=torch.Generator().manual_seed(seed))
+        assert res.count(0) == math.ceil(0.5 * 3) == len(res.mask_list0[0])
+        assert set(res.mask_list1[0].tolist()) <= {2, 3, 6}
+        assert set(res.mask_list0[0].tolist()) <= {0, 1, 7}
+        seen.add(tuple(sorted(res.mask_list1[0].tolist())))
+    assert len(seen) > 1  # the choice is random
+
+
+@pytest.mark.parametrize("strategy,class1", [("interior_background", {4, 5}),
+                                             ("all", {2, 3, 4, 5, 6})])
+def test_strategies(strategy, class1):
+    res = make_masks(torch.rand(1, 3, 16, 32), _label_8()[None], strategy=strategy, fraction=1.0,
+                     generator=torch.Generator().manual_seed(0))
+    m1 = set(res.mask_list1[0].tolist())
+    assert m1 <= class1
+    assert len(m1) == min(len(class1), 3) == len(res.mask_list0[0])
+
+
+def test_negative_tile_masks_nothing():
+    res = make_masks(torch.rand(1, 3, 16, 32), torch.zeros(1, 16, 32, dtype=torch.long))
+    assert res.count(0) == 0 and torch.equal(res.masked, res.masked)
+
+
+def test_block16_feature_points_are_the_2x2_groups():
+    label = torch.zeros(32, 32, dtype=torch.long)
+    _fill_block(label, 0, 1, 16, 100)   # edge block at block (0, 1)
+    res = make_masks(torch.rand(1, 3, 32, 32), label[None], block_size=16, fraction=1.0)
+    assert res.mask_list1[0].tolist() == [1]
+    idx, lab = res.feature_points(0, feature_width=4)   # feature map 4 x 4 at stride 8
+    ones = sorted(idx[lab == 1].tolist())
+    assert ones == [2, 3, 6, 7]                          # rows 0-1, cols 2-3 of the 4 x 4 map
+    zeros = idx[lab == 0].tolist()
+    assert len(zeros) == 4 and zeros[0] // 4 * 0 == 0
+
+
+def naive_eq5(x: torch.Tensor, labels: torch.Tensor, tau: float) -> float:
+    """Eqs. 4-5 written as loops over plain floats."""
+    x = torch.nn.functional.normalize(x.double(), dim=1)
+    cls1 = [x[i] for i in range(len(x)) if labels[i] == 1]
+    cls0 = [x[k] for k in range(len(x)) if labels[k] == 0]
+    n = len(cls1)
+    total = 0.0
+    for i in range(n):
+        li = 0.0
+        for j in range(n):
+            if i == j:
+                continue
+            pos = math.exp(float(cls1[i] @ cls1[j]) / tau)
+            neg = sum(math.exp(float(cls1[i] @ xk) / tau) for xk in cls0)
+            li += math.log(pos / (pos + neg))
+        total += -li / n
+    return total
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_contrast_loss_matches_naive_eq5(seed):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(11, 16, generator=g)
+    labels = torch.tensor([1, 0, 1, 1, 0, 0, 1, 0, 1, 0, 0])
+    expected = naive_eq5(x, labels, 0.2)
+    got_sum = edge_contrast_loss(x, labels, 0.2, reduction="sum")
+    got_mean = edge_contrast_loss(x, labels, 0.2, reduction="mean")
+    assert float(got_sum) == pytest.approx(expected, rel=1e-5)
+    assert float(got_mean) == pytest.approx(expected / 5, rel=1e-5)
+    sym = edge_contrast_loss(x, labels, 0.2, reduction="sum", symmetric=True)
+    assert float(sym) == pytest.approx(expected + naive_eq5(x, 1 - labels, 0.2), rel=1e-5)
+
+
+def test_contrast_loss_degenerate_cases_are_zero():
+    x = torch.randn(3, 8)
+    assert float(edge_contrast_loss(x, torch.tensor([1, 0, 0]), 0.1)) == 0.0
+    assert float(edge_contrast_loss(x, torch.tensor([1, 1, 1]), 0.1)) == 0.0
+
+
+def test_reconstruction_loss_is_mse_over_gathered_points():
+    g = torch.Generator().manual_seed(0)
+    f_mask, f_img = torch.randn(8, 4, 5, generator=g), torch.randn(8, 4, 5, generator=g)
+    index = torch.tensor([0, 7, 13, 19])
+    total = 0.0
+    for flat in index.tolist():
+        r, c = divmod(flat, 5)
+        total += float(((f_mask[:, r, c] - f_img[:, r, c]) ** 2).sum())
+    expected = total / (len(index) * 8)
+    assert float(reconstruction_loss(f_mask, f_img, index)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_pairs_are_of_two_different_samples():
+    for seed in range(10):
+        pairs = make_pairs([0, 1, 2, 3, 4], torch.Generator().manual_seed(seed))
+        assert all(a != b for a, b in pairs)
+        assert {i for p in pairs for i in p} == {0, 1, 2, 3, 4}
+    assert make_pairs([3]) == [(3, 3)] and make_pairs([]) == []
+
+
+def _mrife():
+    torch.manual_seed(0)
+    return build_model(ModelConfig(arch="mrife", backbone="resnet18")).train()
+
+
+def test_teacher_gets_no_gradient_and_is_not_optimized():
+    model = _mrife()
+    opt = torch.optim.SGD(model.trainable_parameters(), lr=0.1, momentum=0.9)
+    y = torch.zeros(2, 64, 64, dtype=torch.long)
+    y[:, 10:40, 12:50] = 1
+    model.compute_losses(torch.rand(2, 3, 64, 64), y)["loss"].backward()
+    assert all(p.grad is None and not p.requires_grad for p in model.teacher.parameters())
+    held = {id(p) for group in opt.param_groups for p in group["params"]}
+    assert not held & {id(p) for p in model.teacher.parameters()}
+    assert {id(p) for p in model.student.parameters()} <= held
+
+
+def test_one_ema_step_is_eq1_exactly():
+    model = _mrife()
+    opt = torch.optim.SGD(model.trainable_parameters(), lr=0.5)
+    y = torch.zeros(2, 64, 64, dtype=torch.long)
+    y[:, 10:40, 12:50] = 1
+    old = [p.detach().clone() for p in model.teacher.parameters()]
+    model.compute_losses(torch.rand(2, 3, 64, 64), y)["loss"].backward()
+    opt.step()
+    student = [p.detach().clone() for p in model.student.parameters()]
+    assert any(not torch.equal(s, o) for s, o in zip(student, old))   # the student moved
+    model.update_teacher()
+    for t, o, s in zip(model.teacher.parameters(), old, student):
+        expected = (0.996 * o.double() + 0.004 * s.double()).float()
+        torch.testing.assert_close(t, expected, rtol=3e-7, atol=1e-9)  # float32 rounding only
+
+
+def test_inference_uses_teacher_features_added_to_segmentation_features():
+    model = _mrife().eval()
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        expected = model.decoder(model.encoder(x)[0] + model.teacher(x)[0])
+        torch.testing.assert_close(model(x), expected)
+
+
+def test_icssn_tile_probability():
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(arch="icssn", backbone="resnet18")).eval()
+    p = model.classify(torch.rand(3, 3, 64, 64))
+    assert p.shape == (3,) and bool(((p >= 0) & (p <= 1)).all())
+    with pytest.raises(ValueError, match="phase"):
+        model.compute_losses(torch.rand(1, 3, 64, 64), torch.zeros(1, 64, 64), phase="x")
