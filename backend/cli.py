@@ -1,9 +1,13 @@
-"""Command line: ``python -m backend <command> ...``. Bad arguments give a one-line error."""
+"""Command line: ``python -m backend <command> ...``. Bad arguments give a one-line error and a
+non-zero exit, never a traceback."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
+from pathlib import Path
 
 
 def _cmd_devices(args: argparse.Namespace) -> int:
@@ -15,13 +19,134 @@ def _cmd_devices(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress_printer(quiet: bool):
+    last = [0.0]
+
+    def show(ev: dict) -> None:
+        if ev["event"] == "epoch":
+            keys = ("train_loss", "val_iou_landslide", "val_f1", "best_iou")
+            print(json.dumps({k: round(v, 4) if isinstance(v, float) else v
+                              for k, v in ev.items() if k in keys or k == "epoch"}), flush=True)
+        elif not quiet and time.monotonic() - last[0] > 10:
+            last[0] = time.monotonic()
+            losses = " ".join(f"{k}={v:.3f}" for k, v in ev["losses"].items())
+            print(f"epoch {ev['epoch']}/{ev['epochs']} step {ev['step']}/{ev['steps']} {losses} "
+                  f"eta {ev['eta_s'] / 60:.1f} min", flush=True)
+    return show
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .jobs import FolderData, train_on_folder
+    from .models import preset
+    from .train import TrainConfig
+
+    if args.tile_size % 16:
+        raise ValueError(f"--tile-size {args.tile_size} must be a multiple of 16")
+    overrides = {"backbone": args.backbone}
+    if args.weights:
+        overrides["weights"] = args.weights
+    cfg = preset(args.preset, **overrides) if args.preset else \
+        preset({"deeplabv3plus": "baseline"}.get(args.arch, args.arch), **overrides)
+    data = FolderData(Path(args.images), Path(args.masks), tile_size=args.tile_size,
+                      source_resolution=args.source_resolution,
+                      ground_resolution=args.ground_resolution,
+                      pos_neg_ratio=args.pos_neg_ratio, preprocessing=args.preprocessing,
+                      split_seed=args.split_seed)
+    tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                       seed=args.seed, device=args.device, freeze_encoder=args.freeze_encoder,
+                       max_steps_per_epoch=args.max_steps_per_epoch, init_from=args.init_from)
+    t = time.monotonic()
+    result = train_on_folder(data, cfg, tcfg, Path(args.out), resume=args.resume,
+                             progress=_progress_printer(args.quiet))
+    print(f"{result.status} after {result.epochs_done} epoch(s) in "
+          f"{time.monotonic() - t:.0f} s; best model: {result.best_path}")
+    if result.best_metrics:
+        print(json.dumps({k: round(v, 4) for k, v in result.best_metrics.items()
+                          if isinstance(v, float)}))
+    return 0 if result.status == "completed" else 3
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .checkpoint import load_model
+    from .data import load_folder_scenes
+    from .devices import resolve_device
+
+    device = resolve_device(args.device).key
+    loaded = load_model(Path(args.model), device)
+    scale = 1.0
+    res = loaded.contract.ground_resolution
+    if res and args.source_resolution:
+        scale = args.source_resolution / res
+    scenes = load_folder_scenes(Path(args.images), Path(args.masks), scale)
+    if args.split != "all":
+        wanted = set((loaded.meta.get("training_data") or {}).get("split", {}).get(args.split, []))
+        if not wanted:
+            raise ValueError(f"{Path(args.model).name} records no '{args.split}' split; use "
+                             "--split all")
+        scenes = [s for s in scenes if s.name in wanted]
+    from .jobs import evaluate_scenes
+
+    t = time.monotonic()
+    metrics = evaluate_scenes(loaded, scenes, overlap=args.overlap, batch_size=args.batch_size,
+                              device=device, threshold=args.threshold)
+    metrics["seconds"] = round(time.monotonic() - t, 1)
+    text = json.dumps(metrics, indent=2)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(text + "\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from .models import ARCHITECTURES, BACKBONES, PRESETS
+
     parser = argparse.ArgumentParser(
         prog="python -m backend",
         description="MRIFE relic-landslide networks without QGIS: train, evaluate, detect.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("devices", help="list the devices torch can use here")
     p.set_defaults(func=_cmd_devices)
+
+    p = sub.add_parser("train", help="train a network on folders of images and masks")
+    p.add_argument("--images", required=True, help="folder of images (PNG, GeoTIFF, ...)")
+    p.add_argument("--masks", required=True, help="folder of masks (non-zero = landslide)")
+    p.add_argument("--arch", choices=ARCHITECTURES, default="mrife")
+    p.add_argument("--preset", choices=sorted(PRESETS),
+                   help="a row of the paper's tables (overrides --arch)")
+    p.add_argument("--backbone", choices=BACKBONES, default="resnet101")
+    p.add_argument("--weights", help="'imagenet' (downloads once) or a local ResNet state_dict")
+    p.add_argument("--tile-size", type=int, default=512)
+    p.add_argument("--source-resolution", type=float, help="the images' metres per pixel")
+    p.add_argument("--ground-resolution", type=float, help="train at this metres per pixel")
+    p.add_argument("--pos-neg-ratio", type=float, default=3.0)
+    p.add_argument("--preprocessing", choices=("dataset", "tile", "none"), default="dataset")
+    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--lr", type=float, default=0.007)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--split-seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda:N")
+    p.add_argument("--freeze-encoder", action="store_true")
+    p.add_argument("--init-from", help="fine-tune from this model file")
+    p.add_argument("--resume", action="store_true", help="continue from <out>.resume.pt")
+    p.add_argument("--max-steps-per-epoch", type=int)
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--out", required=True, help="model file to write (.pt)")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="metrics of a model over whole images (sliding window)")
+    p.add_argument("--model", required=True)
+    p.add_argument("--images", required=True)
+    p.add_argument("--masks", required=True)
+    p.add_argument("--split", choices=("all", "train", "val", "test"), default="all",
+                   help="only the scenes the model file records for this split")
+    p.add_argument("--source-resolution", type=float)
+    p.add_argument("--overlap", type=int, help="tile overlap in pixels (default: tile / 4)")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--threshold", type=float, default=0.5)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", help="also write the metrics to this file")
+    p.set_defaults(func=_cmd_evaluate)
     return parser
 
 
@@ -31,8 +156,14 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from .checkpoint import CheckpointError
+    from .train import TrainingError
+
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+    except (ValueError, FileNotFoundError, CheckpointError, TrainingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,177 @@
+"""The one model file format: architecture and configuration, weights, data contract, metrics,
+training summary, format version, and (in a run's resumable file) the optimizer state.
+
+Files are written to a temporary file beside the target and renamed into place, so a crash,
+a cancel or a full disk never leaves a truncated model behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from . import __version__
+from .models import ModelConfig, SegmentationModel, build_model
+from .preprocess import Preprocessing
+
+FORMAT = "mrife-qgis-model"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """The file is not a usable model; the message says why and what to do."""
+
+
+@dataclass
+class DataContract:
+    """What a model expects of its input, so detection never asks the user to re-type it.
+
+    Attributes:
+        bands: names of the input bands, in order (e.g. ["red", "green", "blue"]).
+        ground_resolution: metres per pixel the model was trained at; None = resolution-
+            agnostic (detection runs at the raster's native resolution).
+        tile_size: training tile size in pixels.
+        preprocessing: the fitted :class:`Preprocessing` as a dict.
+        class_names: output classes.
+    """
+
+    bands: list[str]
+    ground_resolution: float | None
+    tile_size: int
+    preprocessing: dict
+    class_names: list[str] = field(default_factory=lambda: ["background", "landslide"])
+
+    @property
+    def preprocess(self) -> Preprocessing:
+        return Preprocessing.from_dict(self.preprocessing)
+
+
+@dataclass
+class LoadedModel:
+    model: SegmentationModel
+    config: ModelConfig
+    contract: DataContract
+    meta: dict
+    path: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return self.meta.get("name") or (self.path.stem if self.path else "model")
+
+
+def atomic_save(obj: object, path: Path) -> None:
+    """torch.save to a temporary file in the same folder, fsync, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def model_payload(model: SegmentationModel, contract: DataContract, *, metrics: dict | None = None,
+                  training_data: dict | None = None, train_config: dict | None = None,
+                  name: str = "", half: bool = False) -> dict:
+    """The dict stored in a model file. ``half`` stores float weights as float16 (smaller
+    file; loaded back as float32)."""
+    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().clone()
+             for k, v in model.state_dict().items()}
+    if getattr(model, "teacher", None) is not None and half:
+        # the student is not needed for inference; drop it from half-size export files
+        state = {k: v for k, v in state.items() if not k.startswith("student.")}
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "model_config": model.cfg.to_dict(),
+        "state_dict": state,
+        "inference_only": bool(half and getattr(model, "teacher", None) is not None),
+        "data_contract": asdict(contract),
+        "metrics": metrics or {},
+        "training_data": training_data or {},
+        "train_config": train_config or {},
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "software": {"mrife_qgis": __version__, "torch": torch.__version__},
+    }
+
+
+def save_model(path: Path, model: SegmentationModel, contract: DataContract, **kw) -> Path:
+    atomic_save(model_payload(model, contract, **kw), path)
+    return Path(path)
+
+
+def read_payload(path: Path, map_location: str | torch.device = "cpu") -> dict:
+    """Read and validate a model file's dict; CheckpointError for anything unusable."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"model file not found: {path}")
+    try:
+        data = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as exc:
+        raise CheckpointError(f"{path.name} cannot be read as a model file (it is corrupt or "
+                              f"not a model: {type(exc).__name__}); choose another file or "
+                              "train the model again") from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CheckpointError(f"{path.name} is not an MRIFE for QGIS model file")
+    version = data.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(f"{path.name} was written by a newer MRIFE for QGIS (model format "
+                              f"{version}, this version reads up to {FORMAT_VERSION}); update "
+                              "the plugin")
+    return data
+
+
+def load_model(path: Path, map_location: str | torch.device = "cpu") -> LoadedModel:
+    """Rebuild the network from a model file, weights loaded, in eval mode."""
+    data = read_payload(path, map_location)
+    try:
+        cfg = ModelConfig.from_dict(data["model_config"])
+        cfg.weights = None  # the file holds every weight; never download or read others
+        model = build_model(cfg)
+        state = {k: v.float() if v.is_floating_point() else v
+                 for k, v in data["state_dict"].items()}
+        strict = not data.get("inference_only")
+        missing, unexpected = model.load_state_dict(state, strict=strict)
+        if not strict and (unexpected or any(not k.startswith("student.") for k in missing)):
+            raise CheckpointError(f"{Path(path).name}: weights do not match the architecture")
+        contract = DataContract(**data["data_contract"])
+    except CheckpointError:
+        raise
+    except Exception as exc:
+        raise CheckpointError(f"{Path(path).name} is damaged: {type(exc).__name__}: {exc}") \
+            from exc
+    model.to(map_location).eval()
+    meta = {k: data.get(k) for k in ("name", "metrics", "training_data", "train_config",
+                                      "created", "software")}
+    return LoadedModel(model, cfg, contract, meta, Path(path))
+
+
+def file_checksum(path: Path) -> str:
+    """SHA-256 of the file's bytes (first 16 hex digits), recorded with detection results."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def check_bands(contract: DataContract, available: int, source: str = "the raster") -> None:
+    """CheckpointError when a raster cannot feed the model's bands."""
+    need = len(contract.bands)
+    if available < need:
+        raise CheckpointError(f"the model needs {need} band(s) ({', '.join(contract.bands)}) but "
+                              f"{source} has {available}; choose a raster with at least {need} "
+                              "bands or a model trained on this band count")
+

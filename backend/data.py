@@ -1,0 +1,210 @@
+"""Training data: scenes (image + label) read with GDAL, split by scene, cut into tiles.
+
+Folder form: images and masks in two folders (PNG, GeoTIFF, anything GDAL reads). An image pairs
+with the mask of the same file stem, else with the mask carrying the same number in its name
+(``Landslide007.png`` <-> ``LandslideLabel007.png``). A mask pixel is landslide where any band is
+non-zero.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from osgeo import gdal
+
+from .models import IGNORE_INDEX
+from .preprocess import Preprocessing
+
+gdal.UseExceptions()
+RASTER_SUFFIXES = {".png", ".tif", ".tiff", ".jpg", ".jpeg", ".img", ".vrt", ".jp2"}
+
+
+@dataclass
+class Scene:
+    """One image with its label. image: (C, H, W) raw values; label: (H, W) uint8 0/1;
+    valid: (H, W) bool, pixels that are labelled and not nodata."""
+
+    name: str
+    image: np.ndarray
+    label: np.ndarray
+    valid: np.ndarray
+    meta: dict = field(default_factory=dict)
+
+
+def read_raster(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(C, H, W) array and a (H, W) valid mask (False where every band is nodata)."""
+    ds = gdal.Open(str(path))
+    if ds is None:
+        raise ValueError(f"GDAL cannot open {path}")
+    arr = ds.ReadAsArray()
+    arr = arr[None] if arr.ndim == 2 else arr
+    valid = np.ones(arr.shape[1:], dtype=bool)
+    nodata = [ds.GetRasterBand(b + 1).GetNoDataValue() for b in range(ds.RasterCount)]
+    if all(v is not None for v in nodata):
+        valid = ~np.all([arr[b] == nodata[b] for b in range(arr.shape[0])], axis=0)
+    return arr, valid
+
+
+def _number(stem: str) -> str | None:
+    nums = re.findall(r"\d+", stem)
+    return nums[-1].lstrip("0") or "0" if nums else None
+
+
+def pair_folders(images: Path, masks: Path) -> list[tuple[Path, Path]]:
+    """Pair every image with its mask (same stem, else same number); ValueError naming the
+    images without a mask."""
+    images, masks = Path(images), Path(masks)
+    for folder, what in ((images, "images"), (masks, "masks")):
+        if not folder.is_dir():
+            raise ValueError(f"{what} folder not found: {folder}")
+    imgs = sorted(p for p in images.iterdir() if p.suffix.lower() in RASTER_SUFFIXES)
+    msks = sorted(p for p in masks.iterdir() if p.suffix.lower() in RASTER_SUFFIXES)
+    if not imgs:
+        raise ValueError(f"no images (PNG, GeoTIFF, ...) in {images}")
+    by_stem = {p.stem: p for p in msks}
+    by_num: dict[str, list[Path]] = {}
+    for p in msks:
+        by_num.setdefault(_number(p.stem), []).append(p)
+    pairs, unmatched = [], []
+    for img in imgs:
+        mask = by_stem.get(img.stem)
+        if mask is None:
+            cands = by_num.get(_number(img.stem), []) if _number(img.stem) else []
+            mask = cands[0] if len(cands) == 1 else None
+        (pairs.append((img, mask)) if mask else unmatched.append(img.name))
+    if unmatched:
+        raise ValueError(f"no mask found for {len(unmatched)} image(s) (e.g. {unmatched[0]}); "
+                         "give masks the image's file name or the same number")
+    return pairs
+
+
+def load_folder_scenes(images: Path, masks: Path, scale: float = 1.0) -> list[Scene]:
+    """Read every image/mask pair. ``scale`` resamples them (source / target resolution)."""
+    import cv2
+
+    scenes = []
+    for img_path, mask_path in pair_folders(images, masks):
+        image, valid = read_raster(img_path)
+        mask, _ = read_raster(mask_path)
+        label = (mask != 0).any(axis=0).astype(np.uint8)
+        if label.shape != image.shape[1:]:
+            raise ValueError(f"{mask_path.name} is {label.shape[1]} x {label.shape[0]} pixels but "
+                             f"{img_path.name} is {image.shape[2]} x {image.shape[1]}")
+        if scale != 1.0:
+            h, w = (max(1, round(s * scale)) for s in label.shape)
+            image = np.stack([cv2.resize(b, (w, h), interpolation=cv2.INTER_AREA
+                                         if scale < 1 else cv2.INTER_LINEAR) for b in image])
+            label = cv2.resize(label, (w, h), interpolation=cv2.INTER_NEAREST)
+            valid = cv2.resize(valid.astype(np.uint8), (w, h),
+                               interpolation=cv2.INTER_NEAREST).astype(bool)
+        scenes.append(Scene(img_path.stem, image, label, valid,
+                            {"image": str(img_path), "mask": str(mask_path)}))
+    return scenes
+
+
+def split_scenes(names: list[str], seed: int = 0, ratios: tuple[float, float, float] = (0.6, 0.2,
+                 0.2)) -> dict[str, list[str]]:
+    """Train / validation / test split of whole scenes (6:2:2 by default), fixed by ``seed``.
+    Splitting by scene means overlapping tiles never straddle two splits."""
+    order = sorted(names)
+    rng = np.random.default_rng(seed)
+    rng.shuffle(order)
+    n = len(order)
+    n_train = int(round(ratios[0] * n))
+    n_val = int(round(ratios[1] * n))
+    if n >= 3:
+        n_train, n_val = max(n_train, 1), max(n_val, 1)
+        n_train = min(n_train, n - 2)
+    return {"train": order[:n_train], "val": order[n_train:n_train + n_val],
+            "test": order[n_train + n_val:]}
+
+
+def tile_windows(scene: Scene, tile: int, stride: int | None = None
+                 ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Grid windows (row, col of the top-left corner) over a scene, split into positive
+    (containing landslide pixels) and negative (valid, labelled-empty ground) windows. Windows
+    at the right / bottom edge are shifted inwards; scenes smaller than a tile give one
+    window at (0, 0) that is zero-padded when read."""
+    stride = stride or tile // 2
+    h, w = scene.label.shape
+
+    def starts(n: int) -> list[int]:
+        if n <= tile:
+            return [0]
+        s = list(range(0, n - tile + 1, stride))
+        return s if s[-1] == n - tile else s + [n - tile]
+
+    pos, neg = [], []
+    for r in starts(h):
+        for c in starts(w):
+            lab = scene.label[r:r + tile, c:c + tile]
+            val = scene.valid[r:r + tile, c:c + tile]
+            if lab.any():
+                pos.append((r, c))
+            elif val.mean() > 0.5:
+                neg.append((r, c))
+    return pos, neg
+
+
+def read_tile(arr: np.ndarray, r: int, c: int, tile: int, fill: float) -> np.ndarray:
+    """Window of a (..., H, W) array, padded with ``fill`` to tile x tile (Sec. IV-B padding)."""
+    win = arr[..., r:r + tile, c:c + tile]
+    pad_h, pad_w = tile - win.shape[-2], tile - win.shape[-1]
+    if pad_h or pad_w:
+        pad = [(0, 0)] * (win.ndim - 2) + [(0, pad_h), (0, pad_w)]
+        win = np.pad(win, pad, constant_values=fill)
+    return win
+
+
+class TileDataset:
+    """Tiles for training or validation (a torch-style dataset: len / getitem).
+
+    Positive and negative windows are mixed at ``pos_neg_ratio`` positives per negative (the
+    paper uses 3:1); with ``augment``, each tile gets a random flip and 90-degree rotation drawn
+    from (seed, epoch, index), so a resumed run sees exactly the same tiles.
+    """
+
+    def __init__(self, scenes: list[Scene], preprocess: Preprocessing, tile: int,
+                 pos_neg_ratio: float = 3.0, augment: bool = False, seed: int = 0,
+                 stride: int | None = None) -> None:
+        self.tile, self.augment, self.seed, self.epoch = tile, augment, seed, 0
+        self.inputs = [preprocess.apply(s.image, s.valid) for s in scenes]
+        self.labels = [np.where(s.valid, s.label, IGNORE_INDEX).astype(np.int64) for s in scenes]
+        pos, neg = [], []
+        for i, s in enumerate(scenes):
+            p, n = tile_windows(s, tile, stride)
+            pos += [(i, r, c) for r, c in p]
+            neg += [(i, r, c) for r, c in n]
+        rng = np.random.default_rng(seed)
+        want_neg = int(round(len(pos) / pos_neg_ratio)) if pos_neg_ratio > 0 else len(neg)
+        if len(neg) > want_neg:
+            neg = [neg[k] for k in sorted(rng.choice(len(neg), want_neg, replace=False))]
+        self.items = pos + neg
+        self.n_pos, self.n_neg = len(pos), len(neg)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        i, r, c = self.items[index]
+        x = read_tile(self.inputs[i], r, c, self.tile, 0.0)
+        y = read_tile(self.labels[i], r, c, self.tile, IGNORE_INDEX)
+        if self.augment:
+            rng = np.random.default_rng([self.seed, self.epoch, index])
+            if rng.random() < 0.5:
+                x, y = x[..., ::-1], y[..., ::-1]
+            if rng.random() < 0.5:
+                x, y = x[..., ::-1, :], y[..., ::-1, :]
+            k = int(rng.integers(4))
+            x, y = np.rot90(x, k, axes=(-2, -1)), np.rot90(y, k, axes=(-2, -1))
+        return np.ascontiguousarray(x), np.ascontiguousarray(y)
+
+    def summary(self) -> dict:
+        return {"tiles": len(self), "positive_tiles": self.n_pos, "negative_tiles": self.n_neg,
+                "tile_size": self.tile}

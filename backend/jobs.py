@@ -1,0 +1,103 @@
+"""Whole jobs built from the parts, for the command line and for QGIS: train or evaluate on a
+folder of images and masks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .checkpoint import DataContract, LoadedModel, check_bands
+from .data import Scene, TileDataset, load_folder_scenes, split_scenes
+from .inference import predict_array
+from .metrics import SegmentationScores
+from .models import ModelConfig
+from .preprocess import fit_preprocessing
+from .train import TrainConfig, TrainResult, train
+
+
+@dataclass
+class FolderData:
+    """Where the images are and how to tile them.
+
+    Attributes:
+        images, masks: the two folders.
+        tile_size: training tile, pixels.
+        source_resolution: the images' ground resolution (m/px) if known.
+        ground_resolution: resolution to train at (m/px); needs ``source_resolution``. Without
+            both the model is resolution-agnostic and detection runs at native resolution.
+        pos_neg_ratio: positive tiles per negative tile (paper: 3).
+        preprocessing: histogram equalisation mode (see ``preprocess.py``).
+        split_seed: seed of the 6:2:2 scene split.
+    """
+
+    images: Path
+    masks: Path
+    tile_size: int = 512
+    source_resolution: float | None = None
+    ground_resolution: float | None = None
+    pos_neg_ratio: float = 3.0
+    preprocessing: str = "dataset"
+    split_seed: int = 0
+
+    def scale(self) -> float:
+        if self.ground_resolution and self.source_resolution:
+            return self.source_resolution / self.ground_resolution
+        if self.ground_resolution and not self.source_resolution:
+            raise ValueError("--ground-resolution needs --source-resolution (the images' own "
+                             "metres per pixel) for a folder of images without georeference")
+        return 1.0
+
+
+def split_folder(data: FolderData) -> tuple[dict[str, list[Scene]], dict[str, list[str]]]:
+    scenes = load_folder_scenes(data.images, data.masks, data.scale())
+    split = split_scenes([s.name for s in scenes], data.split_seed)
+    by_name = {s.name: s for s in scenes}
+    return {k: [by_name[n] for n in v] for k, v in split.items()}, split
+
+
+def train_on_folder(data: FolderData, model_cfg: ModelConfig, train_cfg: TrainConfig,
+                    out: Path, **kw) -> TrainResult:
+    """Split by scene, fit the preprocessing on the training scenes, tile, train."""
+    parts, split = split_folder(data)
+    if not parts["train"]:
+        raise ValueError("not enough scenes to train on")
+    bands = parts["train"][0].image.shape[0]
+    model_cfg = model_cfg.with_(in_channels=bands)
+    pre = fit_preprocessing([s.image for s in parts["train"]], data.preprocessing,
+                            [s.valid for s in parts["train"]], seed=train_cfg.seed)
+    train_ds = TileDataset(parts["train"], pre, data.tile_size, data.pos_neg_ratio,
+                           augment=True, seed=train_cfg.seed)
+    val_ds = TileDataset(parts["val"], pre, data.tile_size, pos_neg_ratio=0.0) \
+        if parts["val"] else None
+    names = ["red", "green", "blue"] if bands == 3 else [f"band{i + 1}" for i in range(bands)]
+    contract = DataContract(bands=names, ground_resolution=data.ground_resolution,
+                            tile_size=data.tile_size, preprocessing=pre.to_dict())
+    summary = {"source": "folders", "images": str(data.images), "masks": str(data.masks),
+               "split": split, "split_seed": data.split_seed,
+               "train_tiles": train_ds.summary(),
+               "val_tiles": val_ds.summary() if val_ds else None,
+               "landslide_fraction_train": float(np.mean([s.label[s.valid].mean()
+                                                          for s in parts["train"]]))}
+    return train(model_cfg, train_ds, val_ds, train_cfg, out, contract, training_data=summary,
+                 **kw)
+
+
+def evaluate_scenes(loaded: LoadedModel, scenes: list[Scene], *, overlap: int | None = None,
+                    batch_size: int = 4, device: str = "cpu", threshold: float = 0.5) -> dict:
+    """Metrics of a model over whole scenes, with the same sliding-window inference as detect."""
+    contract = loaded.contract
+    pre = contract.preprocess
+    tile = contract.tile_size
+    overlap = tile // 4 if overlap is None else overlap
+    scores = SegmentationScores()
+    for scene in scenes:
+        check_bands(contract, scene.image.shape[0], scene.name)
+        x = pre.apply(scene.image[:len(contract.bands)], scene.valid)
+        prob = predict_array(loaded.model, x, tile=tile, overlap=overlap, batch_size=batch_size,
+                             device=device, valid=scene.valid)
+        scores.update(prob >= threshold, scene.label == 1, valid=scene.valid)
+    result = scores.as_dict()
+    result["scenes"] = len(scenes)
+    return result

@@ -1,0 +1,246 @@
+"""Training loop: paper set-up by default (Table II), callbacks, cancel, resume, checkpoints.
+
+- SGD (lr 0.007, momentum 0.9, weight decay 5e-4), batch 4, 100 epochs; learning rate follows
+  the "poly" schedule lr * (1 - step / total) ** 0.9 per step (DeepLab's schedule; the paper does
+  not name one).
+- On CUDA: mixed precision (float16 autocast + gradient scaling) and channels-last.
+- MRIFE: the EMA teacher is updated after every optimizer step. ICSSN: the iterative schedule
+  alternates classification-phase and segmentation-phase steps over the shared extractor
+  (``icssn_cycle`` steps of each, default 1 and 1).
+- Every step draws its randomness (dropout, mask choice) from (seed, step), and every tile's
+  augmentation from (seed, epoch, index): a CPU run is repeatable, and a resumed run continues
+  exactly as an uninterrupted one would.
+- Files: ``out`` is the best model on validation landslide IoU; ``<out>.resume.pt`` is the last
+  state (written after every epoch and on cancel), removed when the run completes. Both are
+  written atomically.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import DataContract, atomic_save, model_payload, read_payload
+from .data import TileDataset
+from .devices import resolve_device
+from .metrics import SegmentationScores
+from .models import ModelConfig, SegmentationModel, build_model
+
+
+class TrainingError(RuntimeError):
+    """A run cannot go on; the message says why and what to do."""
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 100
+    batch_size: int = 4
+    lr: float = 0.007
+    momentum: float = 0.9
+    weight_decay: float = 0.0005
+    poly_power: float = 0.9
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True               # used on CUDA only
+    channels_last: bool = True     # used on CUDA only
+    freeze_encoder: bool = False   # freeze the ResNet backbone(s); ASPP, SE, decoder train
+    icssn_cycle: tuple[int, int] = (1, 1)
+    max_steps_per_epoch: int | None = None
+    init_from: str | None = None   # fine-tune: start from this model file's weights
+
+
+@dataclass
+class TrainResult:
+    status: str                    # "completed" | "cancelled"
+    best_path: Path | None
+    resume_path: Path
+    epochs_done: int
+    best_metrics: dict
+    history: list[dict] = field(default_factory=list)
+
+
+def resume_path_for(out: Path) -> Path:
+    return Path(out).with_suffix(".resume.pt")
+
+
+def _step_seed(seed: int, step: int) -> int:
+    return (seed * 1_000_003 + step) % (2**63 - 1)
+
+
+def _freeze_backbones(model: SegmentationModel) -> list[torch.nn.Module]:
+    frozen = []
+    for name in ("encoder", "student"):
+        part = getattr(model, name, None)
+        if part is not None:
+            for p in part.backbone.parameters():
+                p.requires_grad_(False)
+            frozen.append(part.backbone)
+    return frozen
+
+
+def evaluate_tiles(model: SegmentationModel, dataset: TileDataset, device: torch.device,
+                   batch_size: int = 4) -> dict:
+    """Pixel metrics over the dataset's tiles (validation during training)."""
+    model.eval()
+    scores = SegmentationScores()
+    with torch.no_grad():
+        for k in range(0, len(dataset), batch_size):
+            items = [dataset[i] for i in range(k, min(k + batch_size, len(dataset)))]
+            x = torch.from_numpy(np.stack([it[0] for it in items])).to(device)
+            pred = model(x).argmax(1).cpu().numpy()
+            for p, (_, y) in zip(pred, items):
+                scores.update(p == 1, y == 1, valid=y != 255, objects=False)
+    return scores.as_dict()
+
+
+def train(model_cfg: ModelConfig, train_ds: TileDataset, val_ds: TileDataset | None,
+          cfg: TrainConfig, out: Path, contract: DataContract, *,
+          training_data: dict | None = None, resume: bool = False,
+          progress: Callable[[dict], None] | None = None,
+          should_stop: Callable[[], bool] | None = None) -> TrainResult:
+    """Train and write the best model to ``out``; see the module docstring."""
+    out = Path(out)
+    rpath = resume_path_for(out)
+    device = torch.device(resolve_device(cfg.device).key)
+    cuda = device.type == "cuda"
+    torch.manual_seed(cfg.seed)
+    model = build_model(model_cfg)
+    if cfg.init_from:
+        src = read_payload(Path(cfg.init_from))
+        base = ModelConfig.from_dict(src["model_config"])
+        if (base.arch, base.backbone, base.in_channels) != (model_cfg.arch, model_cfg.backbone,
+                                                            model_cfg.in_channels):
+            raise TrainingError(f"cannot fine-tune from {Path(cfg.init_from).name}: it is a "
+                                f"{base.arch}/{base.backbone} model with {base.in_channels} "
+                                "band(s); choose the same architecture, backbone and bands")
+        state = {k: v.float() if v.is_floating_point() else v
+                 for k, v in src["state_dict"].items()}
+        model.load_state_dict(state, strict=not src.get("inference_only"))
+    frozen = _freeze_backbones(model) if cfg.freeze_encoder else []
+    model.to(device)
+    if cuda and cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    params = model.trainable_parameters()
+    opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
+                          weight_decay=cfg.weight_decay)
+    batches_per_epoch = _batches(len(train_ds), cfg)
+    if batches_per_epoch == 0:
+        raise TrainingError("no training tiles: label some landslides inside the raster")
+    total = cfg.epochs * batches_per_epoch
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: max(1.0 - s / total, 0.0) ** cfg.poly_power)
+    scaler = torch.amp.GradScaler("cuda", enabled=cuda and cfg.amp)
+
+    epoch, skip, step, best, history = 0, 0, 0, -1.0, []
+    best_metrics: dict = {}
+    if resume and rpath.exists():
+        state = read_payload(rpath, device)
+        model.load_state_dict(state["state_dict"])
+        r = state["resume"]
+        opt.load_state_dict(r["optimizer"])
+        sched.load_state_dict(r["scheduler"])
+        scaler.load_state_dict(r["scaler"])
+        epoch, skip, step = r["epoch"], r["step_in_epoch"], r["global_step"]
+        best, best_metrics, history = r["best_score"], r["best_metrics"], r["history"]
+
+    def save_resume(ep: int, in_epoch: int) -> None:
+        payload = model_payload(model, contract, training_data=training_data,
+                                train_config=asdict(cfg))
+        payload["state_dict"] = {k: v.detach().cpu().clone()
+                                 for k, v in model.state_dict().items()}
+        payload["resume"] = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                             "scaler": scaler.state_dict(), "epoch": ep,
+                             "step_in_epoch": in_epoch, "global_step": step,
+                             "best_score": best, "best_metrics": best_metrics,
+                             "history": history}
+        atomic_save(payload, rpath)
+
+    t0, steps_at_start = time.monotonic(), step
+    while epoch < cfg.epochs:
+        train_ds.set_epoch(epoch)
+        order = np.random.default_rng([cfg.seed, epoch]).permutation(len(train_ds))
+        model.train()
+        for m in frozen:
+            m.eval()
+        sums: dict[str, float] = {}
+        for b in range(skip, batches_per_epoch):
+            if should_stop is not None and should_stop():
+                save_resume(epoch, b)
+                return TrainResult("cancelled", out if out.exists() else None, rpath, epoch,
+                                   best_metrics, history)
+            idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+            items = [train_ds[i] for i in idx]
+            x = torch.from_numpy(np.stack([it[0] for it in items])).to(device)
+            y = torch.from_numpy(np.stack([it[1] for it in items])).to(device)
+            if cuda and cfg.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            torch.manual_seed(_step_seed(cfg.seed, step))
+            gen = torch.Generator().manual_seed(_step_seed(cfg.seed, step))
+            kwargs = {}
+            if model_cfg.arch == "icssn":
+                n_cls, n_seg = cfg.icssn_cycle
+                kwargs["phase"] = "classification" if step % (n_cls + n_seg) < n_cls \
+                    else "segmentation"
+            with torch.autocast(device.type, dtype=torch.float16, enabled=cuda and cfg.amp):
+                losses = model.compute_losses(x, y, gen, **kwargs)
+            loss = losses["loss"]
+            if not torch.isfinite(loss):
+                raise TrainingError(f"the loss became {float(loss)} at epoch {epoch + 1}, step "
+                                    f"{b + 1}; lower the learning rate (now {cfg.lr}) or check "
+                                    "the imagery for invalid values. The last good checkpoint "
+                                    f"is kept in {rpath.name}")
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            sched.step()
+            model.update_teacher()
+            step += 1
+            for k, v in losses.items():
+                if k != "logits" and torch.is_tensor(v) and v.ndim == 0:
+                    sums[k] = sums.get(k, 0.0) + float(v.detach())
+            if progress is not None:
+                done = step - steps_at_start
+                left = total - step
+                eta = (time.monotonic() - t0) / max(done, 1) * left
+                progress({"event": "step", "epoch": epoch + 1, "epochs": cfg.epochs,
+                          "step": b + 1, "steps": batches_per_epoch, "global_step": step,
+                          "total_steps": total, "lr": sched.get_last_lr()[0],
+                          "losses": {k: float(v) for k, v in losses.items()
+                                     if k != "logits" and (torch.is_tensor(v) and v.ndim == 0)},
+                          "eta_s": eta})
+        skip = 0
+        n = max(batches_per_epoch, 1)
+        record = {"epoch": epoch + 1, **{f"train_{k}": v / n for k, v in sums.items()}}
+        if val_ds is not None and len(val_ds):
+            metrics = evaluate_tiles(model, val_ds, device, cfg.batch_size)
+            record.update({f"val_{k}": v for k, v in metrics.items()})
+            score = metrics["iou_landslide"]
+        else:
+            metrics, score = {}, float(epoch)
+        history.append(record)
+        epoch += 1
+        if score > best:
+            best, best_metrics = score, metrics
+            atomic_save(model_payload(model, contract, metrics=metrics,
+                                      training_data=training_data, train_config=asdict(cfg),
+                                      name=out.stem), out)
+        save_resume(epoch, 0)
+        if progress is not None:
+            progress({"event": "epoch", **record, "best_iou": best})
+    rpath.unlink(missing_ok=True)
+    return TrainResult("completed", out, rpath, epoch, best_metrics, history)
+
+
+def _batches(n: int, cfg: TrainConfig) -> int:
+    """Batches per epoch; a trailing batch of one tile is dropped (batch norm needs two)."""
+    full, rest = divmod(n, cfg.batch_size)
+    count = full + (1 if rest > 1 or (rest == 1 and cfg.batch_size == 1) else 0)
+    if cfg.max_steps_per_epoch:
+        count = min(count, cfg.max_steps_per_epoch)
+    return count
