@@ -11,7 +11,7 @@ import hashlib
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
@@ -102,7 +102,7 @@ def model_payload(model: SegmentationModel, contract: DataContract, *, metrics: 
         "metrics": metrics or {},
         "training_data": training_data or {},
         "train_config": train_config or {},
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "software": {"mrife_qgis": __version__, "torch": torch.__version__},
     }
 

@@ -138,6 +138,7 @@ def train(model_cfg: ModelConfig, train_ds: TileDataset, val_ds: TileDataset | N
 
     epoch, skip, step, best, history = 0, 0, 0, -1.0, []
     best_metrics: dict = {}
+    sums: dict[str, float] = {}
     if resume and rpath.exists():
         state = read_payload(rpath, device)
         model.load_state_dict(state["state_dict"])
@@ -147,8 +148,9 @@ def train(model_cfg: ModelConfig, train_ds: TileDataset, val_ds: TileDataset | N
         scaler.load_state_dict(r["scaler"])
         epoch, skip, step = r["epoch"], r["step_in_epoch"], r["global_step"]
         best, best_metrics, history = r["best_score"], r["best_metrics"], r["history"]
+        sums = r["epoch_sums"]
 
-    def save_resume(ep: int, in_epoch: int) -> None:
+    def save_resume(ep: int, in_epoch: int, partial: dict) -> None:
         payload = model_payload(model, contract, training_data=training_data,
                                 train_config=asdict(cfg))
         payload["state_dict"] = {k: v.detach().cpu().clone()
@@ -157,7 +159,7 @@ def train(model_cfg: ModelConfig, train_ds: TileDataset, val_ds: TileDataset | N
                              "scaler": scaler.state_dict(), "epoch": ep,
                              "step_in_epoch": in_epoch, "global_step": step,
                              "best_score": best, "best_metrics": best_metrics,
-                             "history": history}
+                             "history": history, "epoch_sums": partial}
         atomic_save(payload, rpath)
 
     t0, steps_at_start = time.monotonic(), step
@@ -167,10 +169,9 @@ def train(model_cfg: ModelConfig, train_ds: TileDataset, val_ds: TileDataset | N
         model.train()
         for m in frozen:
             m.eval()
-        sums: dict[str, float] = {}
         for b in range(skip, batches_per_epoch):
             if should_stop is not None and should_stop():
-                save_resume(epoch, b)
+                save_resume(epoch, b, sums)
                 return TrainResult("cancelled", out if out.exists() else None, rpath, epoch,
                                    best_metrics, history)
             idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
@@ -190,7 +191,7 @@ def train(model_cfg: ModelConfig, train_ds: TileDataset, val_ds: TileDataset | N
                 losses = model.compute_losses(x, y, gen, **kwargs)
             loss = losses["loss"]
             if not torch.isfinite(loss):
-                raise TrainingError(f"the loss became {float(loss)} at epoch {epoch + 1}, step "
+                raise TrainingError(f"the loss became {float(loss.detach())} at epoch {epoch + 1}, step "
                                     f"{b + 1}; lower the learning rate (now {cfg.lr}) or check "
                                     "the imagery for invalid values. The last good checkpoint "
                                     f"is kept in {rpath.name}")
@@ -211,7 +212,7 @@ def train(model_cfg: ModelConfig, train_ds: TileDataset, val_ds: TileDataset | N
                 progress({"event": "step", "epoch": epoch + 1, "epochs": cfg.epochs,
                           "step": b + 1, "steps": batches_per_epoch, "global_step": step,
                           "total_steps": total, "lr": sched.get_last_lr()[0],
-                          "losses": {k: float(v) for k, v in losses.items()
+                          "losses": {k: float(v.detach()) for k, v in losses.items()
                                      if k != "logits" and (torch.is_tensor(v) and v.ndim == 0)},
                           "eta_s": eta})
         skip = 0
@@ -230,7 +231,8 @@ def train(model_cfg: ModelConfig, train_ds: TileDataset, val_ds: TileDataset | N
             atomic_save(model_payload(model, contract, metrics=metrics,
                                       training_data=training_data, train_config=asdict(cfg),
                                       name=out.stem), out)
-        save_resume(epoch, 0)
+        save_resume(epoch, 0, {})
+        sums = {}
         if progress is not None:
             progress({"event": "epoch", **record, "best_iou": best})
     rpath.unlink(missing_ok=True)

@@ -1,0 +1,94 @@
+"""Data: pairing, splits without leakage, tiling, padding, preprocessing of 8- and 16-bit data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+from backend.data import Scene, TileDataset, pair_folders, read_tile, split_scenes, tile_windows
+from backend.preprocess import fit_preprocessing
+
+
+def _write(path, arr, dtype=gdal.GDT_Byte):
+    arr = arr[None] if arr.ndim == 2 else arr
+    drv = gdal.GetDriverByName("GTiff")
+    ds = drv.Create(str(path), arr.shape[2], arr.shape[1], arr.shape[0], dtype)
+    for b in range(arr.shape[0]):
+        ds.GetRasterBand(b + 1).WriteArray(arr[b])
+    ds = None
+
+
+def test_pairing_by_name_and_by_number(tmp_path, sichuan_dir):
+    pairs = pair_folders(sichuan_dir / "images", sichuan_dir / "masks")
+    assert len(pairs) == 36
+    assert all(i.stem[-3:] == m.stem[-3:] for i, m in pairs)
+    (tmp_path / "i").mkdir()
+    (tmp_path / "m").mkdir()
+    _write(tmp_path / "i" / "a.tif", np.zeros((4, 4), np.uint8))
+    _write(tmp_path / "m" / "a.tif", np.zeros((4, 4), np.uint8))
+    _write(tmp_path / "i" / "b.tif", np.zeros((4, 4), np.uint8))
+    with pytest.raises(ValueError, match="no mask found for 1 image.*b.tif"):
+        pair_folders(tmp_path / "i", tmp_path / "m")
+
+
+def test_split_by_scene_is_fixed_and_disjoint():
+    names = [f"s{i:02d}" for i in range(36)]
+    a, b = split_scenes(names, seed=0), split_scenes(list(reversed(names)), seed=0)
+    assert a == b
+    assert [len(a[k]) for k in ("train", "val", "test")] == [22, 7, 7]
+    assert not set(a["train"]) & set(a["val"]) and not set(a["val"]) & set(a["test"])
+    assert set(a["train"]) | set(a["val"]) | set(a["test"]) == set(names)
+    assert split_scenes(names, seed=1) != a
+
+
+def test_tile_windows_cover_and_classify():
+    label = np.zeros((100, 130), np.uint8)
+    label[10:20, 10:20] = 1
+    s = Scene("x", np.zeros((3, 100, 130)), label, np.ones((100, 130), bool))
+    pos, neg = tile_windows(s, 64, 32)
+    starts = sorted({r for r, _ in pos + neg}), sorted({c for _, c in pos + neg})
+    assert starts == ([0, 32, 36], [0, 32, 64, 66])
+    assert pos == [(0, 0)]
+    assert len(neg) == 11
+
+
+def test_padding_of_small_scenes():
+    x = np.ones((3, 5, 7), np.float32)
+    t = read_tile(x, 0, 0, 8, 0.0)
+    assert t.shape == (3, 8, 8) and t[:, 5:, :].sum() == 0 and t[:, :5, :7].sum() == 105
+
+
+def test_pos_neg_ratio():
+    label = np.zeros((256, 256), np.uint8)
+    label[0:64, 0:64] = 1
+    s = Scene("x", np.random.rand(3, 256, 256), label, np.ones((256, 256), bool))
+    pre = fit_preprocessing([s.image])
+    ds = TileDataset([s], pre, 64, pos_neg_ratio=3.0, stride=32)
+    # 7 x 7 windows; those starting at row and column 0 or 32 touch the landslide: 4 positives,
+    # 45 negatives, of which round(4 / 3) = 1 is kept
+    assert ds.n_pos == 4 and ds.n_neg == 1 and len(ds) == 5
+
+
+def test_16bit_normalisation_no_hardcoded_255():
+    rng = np.random.default_rng(0)
+    img8 = rng.integers(0, 256, (3, 64, 64)).astype(np.uint8)
+    img16 = img8.astype(np.uint16) * 200 + 1000          # same scene, 16-bit radiometry
+    p8, p16 = fit_preprocessing([img8]), fit_preprocessing([img16])
+    x8, x16 = p8.apply(img8), p16.apply(img16)
+    np.testing.assert_allclose(x8, x16, atol=1e-5)        # equalisation is scale-free
+    assert abs(float(x16.mean())) < 0.05 and abs(float(x16.std()) - 1) < 0.05
+    assert p16.source_dtype == "uint16"
+    # values of a 12-bit sensor above 255 are not clipped
+    assert len(np.unique(p16.equalise(img16[:, :8, :8]))) > 50
+
+
+def test_preprocessing_round_trip_and_band_check():
+    from backend.preprocess import Preprocessing
+
+    img = np.random.default_rng(1).normal(100, 20, (4, 32, 32)).astype(np.float32)
+    pre = fit_preprocessing([img])
+    again = Preprocessing.from_dict(pre.to_dict())
+    np.testing.assert_array_equal(again.apply(img), pre.apply(img))
+    with pytest.raises(ValueError, match="fitted on 4 band"):
+        pre.apply(img[:3])

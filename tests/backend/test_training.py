@@ -1,0 +1,231 @@
+"""Training on real Sichuan tiles (CPU, tiny budgets): each architecture runs, the model file
+holds what detection needs, resume equals an uninterrupted run, bad states stop clearly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from backend.checkpoint import (
+    CheckpointError,
+    atomic_save,
+    check_bands,
+    load_model,
+    read_payload,
+    save_model,
+)
+from backend.jobs import FolderData, evaluate_scenes, split_folder, train_on_folder
+from backend.models import ARCHITECTURES, ModelConfig
+from backend.train import TrainConfig, TrainingError, resume_path_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def small_sichuan(tmp_path_factory, sichuan_dir):
+    """Six real scenes (1024 px at ~0.5 m), used at 4 m/px: 128 px scenes, 64 px tiles."""
+    root = tmp_path_factory.mktemp("sichuan6")
+    (root / "images").mkdir()
+    (root / "masks").mkdir()
+    for i in (1, 2, 3, 4, 5, 6):
+        (root / "images" / f"Landslide{i:03d}.png").symlink_to(
+            sichuan_dir / "images" / f"Landslide{i:03d}.png")
+        (root / "masks" / f"LandslideLabel{i:03d}.png").symlink_to(
+            sichuan_dir / "masks" / f"LandslideLabel{i:03d}.png")
+    return FolderData(root / "images", root / "masks", tile_size=64, source_resolution=0.5,
+                      ground_resolution=4.0)
+
+
+def _tcfg(**kw) -> TrainConfig:
+    base = dict(epochs=1, batch_size=2, lr=0.01, device="cpu", max_steps_per_epoch=2)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_short_run_writes_complete_model_file(arch, small_sichuan, tmp_path):
+    out = tmp_path / f"{arch}.pt"
+    events = []
+    cfg = ModelConfig.for_arch(arch, backbone="resnet18")
+    result = train_on_folder(small_sichuan, cfg, _tcfg(epochs=2), out, progress=events.append)
+    assert result.status == "completed" and out.is_file()
+    assert not resume_path_for(out).exists()          # removed once the run completed
+    steps = [e for e in events if e["event"] == "step"]
+    assert [e["global_step"] for e in steps] == [1, 2, 3, 4]
+    assert all("eta_s" in e and "loss" in e["losses"] for e in steps)
+    assert len([e for e in events if e["event"] == "epoch"]) == 2
+
+    data = read_payload(out)
+    assert data["model_config"]["arch"] == arch
+    contract = data["data_contract"]
+    assert contract["bands"] == ["red", "green", "blue"]
+    assert contract["ground_resolution"] == 4.0 and contract["tile_size"] == 64
+    assert contract["preprocessing"]["mode"] == "dataset"
+    assert len(contract["preprocessing"]["quantiles"]) == 3
+    assert set(data["metrics"]) >= {"iou_landslide", "f1", "precision", "recall"}
+    assert data["training_data"]["split"]["train"] and data["format_version"] == 1
+    if arch == "icssn":  # the iterative schedule ran both phases
+        assert any("bce" in e["losses"] for e in steps) and any("ce" in e["losses"]
+                                                                for e in steps)
+    if arch == "mrife":
+        assert any(k.startswith("teacher.") for k in data["state_dict"])
+
+
+def test_checkpoint_round_trip_identical_predictions(small_sichuan, tmp_path):
+    out = tmp_path / "m.pt"
+    train_on_folder(small_sichuan, ModelConfig(arch="mrife", backbone="resnet18"), _tcfg(), out)
+    first = load_model(out)
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        p1 = first.model(x)
+    again = save_model(tmp_path / "copy.pt", first.model, first.contract)
+    with torch.no_grad():
+        p2 = load_model(again).model(x)
+    assert torch.equal(p1, p2)
+    half = save_model(tmp_path / "half.pt", first.model, first.contract, half=True)
+    assert half.stat().st_size < 0.4 * out.stat().st_size       # fp16, no student
+    with torch.no_grad():
+        p3 = load_model(half).model(x)
+    assert float((p3.softmax(1) - p1.softmax(1)).abs().max()) < 0.02
+
+
+def test_resume_after_cancel_equals_uninterrupted_run(small_sichuan, tmp_path):
+    cfg = ModelConfig(arch="mrife", backbone="resnet18")
+    full = train_on_folder(small_sichuan, cfg, _tcfg(epochs=2), tmp_path / "a.pt")
+
+    calls = {"n": 0}
+
+    def stop_after_three() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 3
+
+    out = tmp_path / "b.pt"
+    cut = train_on_folder(small_sichuan, cfg, _tcfg(epochs=2), out, should_stop=stop_after_three)
+    assert cut.status == "cancelled" and resume_path_for(out).is_file()
+    assert read_payload(resume_path_for(out))["resume"]["global_step"] == 3
+    done = train_on_folder(small_sichuan, cfg, _tcfg(epochs=2), out, resume=True)
+    assert done.status == "completed"
+    assert done.history == full.history
+    a, b = read_payload(tmp_path / "a.pt"), read_payload(out)
+    for k, v in a["state_dict"].items():
+        assert torch.equal(v, b["state_dict"][k]), k
+
+
+def test_nonfinite_loss_stops_with_message(small_sichuan, tmp_path):
+    with pytest.raises(TrainingError, match="lower the learning rate"):
+        train_on_folder(small_sichuan, ModelConfig(arch="deeplabv3plus", backbone="resnet18",
+                                                   se=False),
+                        _tcfg(lr=1e12, max_steps_per_epoch=4), tmp_path / "nan.pt")
+
+
+def test_fine_tune_frozen_encoder(small_sichuan, tmp_path):
+    base = tmp_path / "base.pt"
+    train_on_folder(small_sichuan, ModelConfig(arch="mrife", backbone="resnet18"), _tcfg(), base)
+    tuned = tmp_path / "tuned.pt"
+    train_on_folder(small_sichuan, ModelConfig(arch="mrife", backbone="resnet18"),
+                    _tcfg(init_from=str(base), freeze_encoder=True), tuned)
+    a, b = read_payload(base)["state_dict"], read_payload(tuned)["state_dict"]
+    assert torch.equal(a["encoder.backbone.layer1.0.conv1.weight"],
+                       b["encoder.backbone.layer1.0.conv1.weight"])
+    assert not torch.equal(a["decoder.0.weight"], b["decoder.0.weight"])
+    with pytest.raises(TrainingError, match="same architecture"):
+        train_on_folder(small_sichuan, ModelConfig(arch="icssn", backbone="resnet18"),
+                        _tcfg(init_from=str(base)), tmp_path / "x.pt")
+
+
+def test_bad_model_files(tmp_path, small_sichuan):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"\x00not a model")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_model(bad)
+    out = tmp_path / "m.pt"
+    train_on_folder(small_sichuan, ModelConfig(arch="deeplabv3plus", backbone="resnet18",
+                                               se=False), _tcfg(), out)
+    data = read_payload(out)
+    data["format_version"] = 99
+    torch.save(data, tmp_path / "future.pt")
+    with pytest.raises(CheckpointError, match="newer"):
+        load_model(tmp_path / "future.pt")
+    with pytest.raises(CheckpointError, match="needs 3 band.*has 1"):
+        check_bands(load_model(out).contract, 1)
+
+
+class _FailsMidWrite:
+    """Pickling raises after part of the file is written: a real failed write."""
+
+    def __reduce__(self):
+        raise OSError(28, "No space left on device")
+
+
+def test_failed_write_keeps_previous_file(tmp_path):
+    target = tmp_path / "model.pt"
+    atomic_save({"ok": torch.zeros(1000)}, target)
+    before = target.read_bytes()
+    with pytest.raises(OSError, match="No space"):
+        atomic_save({"big": torch.zeros(100000), "x": _FailsMidWrite()}, target)
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]
+
+
+def test_evaluate_uses_sliding_window_over_whole_scenes(small_sichuan, tmp_path):
+    out = tmp_path / "m.pt"
+    train_on_folder(small_sichuan, ModelConfig(arch="deeplabv3plus", backbone="resnet18",
+                                               se=False), _tcfg(), out)
+    parts, _ = split_folder(small_sichuan)
+    m = evaluate_scenes(load_model(out), parts["test"], overlap=16)
+    total = sum(s.label.size for s in parts["test"])
+    assert m["tp"] + m["fp"] + m["tn"] + m["fn"] == total
+    assert set(m) >= {"pa", "precision", "recall", "f1", "iou_landslide", "miou",
+                      "object_accuracy"}
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "backend", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_cli_train_and_evaluate(small_sichuan, tmp_path):
+    out = tmp_path / "cli.pt"
+    r = _cli("train", "--images", str(small_sichuan.images), "--masks", str(small_sichuan.masks),
+             "--arch", "deeplabv3plus", "--backbone", "resnet18", "--tile-size", "64",
+             "--source-resolution", "0.5", "--ground-resolution", "4", "--epochs", "1",
+             "--max-steps-per-epoch", "1", "--device", "cpu", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    js = tmp_path / "metrics.json"
+    r = _cli("evaluate", "--model", str(out), "--images", str(small_sichuan.images), "--masks",
+             str(small_sichuan.masks), "--source-resolution", "0.5", "--device", "cpu",
+             "--split", "test", "--json", str(js))
+    assert r.returncode == 0, r.stderr
+    import json
+
+    m = json.loads(js.read_text())
+    assert set(m) >= {"pa", "precision", "recall", "f1", "iou_landslide", "miou",
+                      "object_accuracy"}
+    assert m["scenes"] == 1
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train", "--images", "/nonexistent", "--masks", "/nonexistent", "--out", "x.pt"],
+     "images folder not found"),
+    (["train", "--images", ".", "--masks", ".", "--tile-size", "100", "--out", "x.pt"],
+     "must be a multiple of 16"),
+    (["evaluate", "--model", "/nonexistent.pt", "--images", ".", "--masks", "."],
+     "model file not found"),
+])
+def test_cli_bad_arguments_one_line_error(args, message):
+    r = _cli(*args)
+    assert r.returncode != 0
+    assert message in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_scene_data_is_real(small_sichuan):
+    parts, split = split_folder(small_sichuan)
+    s = parts["train"][0]
+    assert s.image.shape == (3, 128, 128) and s.image.dtype == np.uint8
+    assert 0.02 < s.label.mean() < 0.5
