@@ -191,10 +191,12 @@ def train(model_cfg: ModelConfig, train_ds: TileDataset, val_ds: TileDataset | N
                 losses = model.compute_losses(x, y, gen, **kwargs)
             loss = losses["loss"]
             if not torch.isfinite(loss):
-                raise TrainingError(f"the loss became {float(loss.detach())} at epoch {epoch + 1}, step "
-                                    f"{b + 1}; lower the learning rate (now {cfg.lr}) or check "
-                                    "the imagery for invalid values. The last good checkpoint "
-                                    f"is kept in {rpath.name}")
+                kept = (f" The last good state is kept in {rpath.name} (--resume)."
+                        if rpath.exists() else "")
+                raise TrainingError(
+                    f"the loss became {float(loss.detach())} at epoch {epoch + 1}, step {b + 1}; "
+                    f"lower the learning rate (now {cfg.lr}) or check the imagery for invalid "
+                    f"values.{kept}")
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(opt)
