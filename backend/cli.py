@@ -36,7 +36,7 @@ def _progress_printer(quiet: bool):
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .jobs import FolderData, train_on_folder
+    from .jobs import FolderData, train_on_folder, train_on_raster
     from .models import preset
     from .train import TrainConfig
 
@@ -47,17 +47,33 @@ def _cmd_train(args: argparse.Namespace) -> int:
         overrides["weights"] = args.weights
     cfg = preset(args.preset, **overrides) if args.preset else \
         preset({"deeplabv3plus": "baseline"}.get(args.arch, args.arch), **overrides)
-    data = FolderData(Path(args.images), Path(args.masks), tile_size=args.tile_size,
-                      source_resolution=args.source_resolution,
-                      ground_resolution=args.ground_resolution,
-                      pos_neg_ratio=args.pos_neg_ratio, preprocessing=args.preprocessing,
-                      split_seed=args.split_seed)
+    folders = bool(args.images or args.masks)
+    if folders == bool(args.raster or args.labels):
+        raise ValueError("give either --images and --masks, or --raster and --labels")
+    if folders and not (args.images and args.masks):
+        raise ValueError("--images and --masks go together")
+    if not folders and not (args.raster and args.labels):
+        raise ValueError("--raster and --labels go together")
     tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                        seed=args.seed, device=args.device, freeze_encoder=args.freeze_encoder,
                        max_steps_per_epoch=args.max_steps_per_epoch, init_from=args.init_from)
     t = time.monotonic()
-    result = train_on_folder(data, cfg, tcfg, Path(args.out), resume=args.resume,
-                             progress=_progress_printer(args.quiet))
+    common = dict(resume=args.resume, progress=_progress_printer(args.quiet))
+    if folders:
+        data = FolderData(Path(args.images), Path(args.masks), tile_size=args.tile_size,
+                          source_resolution=args.source_resolution,
+                          ground_resolution=args.ground_resolution,
+                          pos_neg_ratio=args.pos_neg_ratio, preprocessing=args.preprocessing,
+                          split_seed=args.split_seed)
+        result = train_on_folder(data, cfg, tcfg, Path(args.out), **common)
+    else:
+        result = train_on_raster(Path(args.raster), Path(args.labels),
+                                 Path(args.mapped_area) if args.mapped_area else None, cfg, tcfg,
+                                 Path(args.out), tile_size=args.tile_size,
+                                 ground_resolution=args.ground_resolution,
+                                 pos_neg_ratio=args.pos_neg_ratio,
+                                 preprocessing=args.preprocessing, split_seed=args.split_seed,
+                                 **common)
     print(f"{result.status} after {result.epochs_done} epoch(s) in "
           f"{time.monotonic() - t:.0f} s; best model: {result.best_path}")
     if result.best_metrics:
@@ -107,9 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("devices", help="list the devices torch can use here")
     p.set_defaults(func=_cmd_devices)
 
-    p = sub.add_parser("train", help="train a network on folders of images and masks")
-    p.add_argument("--images", required=True, help="folder of images (PNG, GeoTIFF, ...)")
-    p.add_argument("--masks", required=True, help="folder of masks (non-zero = landslide)")
+    p = sub.add_parser("train", help="train a network on folders of images and masks, or on a "
+                       "raster and landslide polygons")
+    p.add_argument("--images", help="folder of images (PNG, GeoTIFF, ...)")
+    p.add_argument("--masks", help="folder of masks (non-zero = landslide)")
+    p.add_argument("--raster", help="a georeferenced raster (anything GDAL opens)")
+    p.add_argument("--labels", help="landslide polygons (anything OGR opens)")
+    p.add_argument("--mapped-area", help="polygons where labelling is complete (default: the "
+                   "raster's whole extent)")
     p.add_argument("--arch", choices=ARCHITECTURES, default="mrife")
     p.add_argument("--preset", choices=sorted(PRESETS),
                    help="a row of the paper's tables (overrides --arch)")

@@ -61,25 +61,64 @@ def train_on_folder(data: FolderData, model_cfg: ModelConfig, train_cfg: TrainCo
                     out: Path, **kw) -> TrainResult:
     """Split by scene, fit the preprocessing on the training scenes, tile, train."""
     parts, split = split_folder(data)
+    summary = {"source": "folders", "images": str(data.images), "masks": str(data.masks),
+               "split": split, "split_seed": data.split_seed}
+    return train_on_scenes(parts, summary, model_cfg, train_cfg, out,
+                           tile_size=data.tile_size, ground_resolution=data.ground_resolution,
+                           pos_neg_ratio=data.pos_neg_ratio, preprocessing=data.preprocessing,
+                           **kw)
+
+
+def train_on_raster(raster: Path, landslides: Path, mapped_area: Path | None,
+                    model_cfg: ModelConfig, train_cfg: TrainConfig, out: Path, *,
+                    tile_size: int = 512, ground_resolution: float | None = None,
+                    pos_neg_ratio: float = 3.0, preprocessing: str = "dataset",
+                    split_seed: int = 0, log=print, **kw) -> TrainResult:
+    """Train on a georeferenced raster and landslide polygons (see ``geodata.py``)."""
+    from .geodata import load_raster_scenes
+
+    parts, report, facts = load_raster_scenes(raster, landslides, mapped_area,
+                                              ground_resolution=ground_resolution,
+                                              block_px=max(2 * tile_size, 1024),
+                                              split_seed=split_seed)
+    if report.reprojected_from:
+        log(f"landslide polygons reprojected from {report.reprojected_from} to the raster's CRS")
+    if report.repaired:
+        log(f"invalid landslide geometries repaired: {report.repaired}")
+    if not report.mapped_area:
+        log("no mapped-area layer: the raster's whole extent is taken as completely labelled "
+            "(everything outside the landslide polygons is a negative example)")
+    summary = {"source": "raster", "raster": str(raster), "landslides": str(landslides),
+               "mapped_area": str(mapped_area) if mapped_area else None,
+               "landslide_polygons": report.landslides, "repaired_geometries": report.repaired,
+               "split": facts["split"], "split_seed": split_seed, "block_px": facts["block_px"]}
+    return train_on_scenes(parts, summary, model_cfg, train_cfg, out, tile_size=tile_size,
+                           ground_resolution=ground_resolution or facts["ground_resolution"],
+                           pos_neg_ratio=pos_neg_ratio, preprocessing=preprocessing, **kw)
+
+
+def train_on_scenes(parts: dict[str, list[Scene]], summary: dict, model_cfg: ModelConfig,
+                    train_cfg: TrainConfig, out: Path, *, tile_size: int,
+                    ground_resolution: float | None, pos_neg_ratio: float,
+                    preprocessing: str, **kw) -> TrainResult:
+    """Fit the preprocessing on the training scenes, tile every split, train."""
     if not parts["train"]:
-        raise ValueError("not enough scenes to train on")
+        raise ValueError("not enough scenes (or spatial blocks) to train on")
     bands = parts["train"][0].image.shape[0]
     model_cfg = model_cfg.with_(in_channels=bands)
-    pre = fit_preprocessing([s.image for s in parts["train"]], data.preprocessing,
+    pre = fit_preprocessing([s.image for s in parts["train"]], preprocessing,
                             [s.valid for s in parts["train"]], seed=train_cfg.seed)
-    train_ds = TileDataset(parts["train"], pre, data.tile_size, data.pos_neg_ratio,
-                           augment=True, seed=train_cfg.seed)
-    val_ds = TileDataset(parts["val"], pre, data.tile_size, pos_neg_ratio=0.0) \
+    train_ds = TileDataset(parts["train"], pre, tile_size, pos_neg_ratio, augment=True,
+                           seed=train_cfg.seed)
+    val_ds = TileDataset(parts["val"], pre, tile_size, pos_neg_ratio=0.0) \
         if parts["val"] else None
     names = ["red", "green", "blue"] if bands == 3 else [f"band{i + 1}" for i in range(bands)]
-    contract = DataContract(bands=names, ground_resolution=data.ground_resolution,
-                            tile_size=data.tile_size, preprocessing=pre.to_dict())
-    summary = {"source": "folders", "images": str(data.images), "masks": str(data.masks),
-               "split": split, "split_seed": data.split_seed,
-               "train_tiles": train_ds.summary(),
-               "val_tiles": val_ds.summary() if val_ds else None,
-               "landslide_fraction_train": float(np.mean([s.label[s.valid].mean()
-                                                          for s in parts["train"]]))}
+    contract = DataContract(bands=names, ground_resolution=ground_resolution,
+                            tile_size=tile_size, preprocessing=pre.to_dict())
+    summary = dict(summary, train_tiles=train_ds.summary(),
+                   val_tiles=val_ds.summary() if val_ds else None,
+                   landslide_fraction_train=float(np.mean([s.label[s.valid].mean()
+                                                           for s in parts["train"]])))
     return train(model_cfg, train_ds, val_ds, train_cfg, out, contract, training_data=summary,
                  **kw)
 

@@ -1,0 +1,156 @@
+"""Training data from a georeferenced raster (anything GDAL opens) and landslide polygons
+(anything OGR opens), optionally with "mapped area" polygons that say where labelling is
+complete (without them: the raster's whole extent).
+
+Polygons in another CRS are reprojected to the raster's grid; invalid geometries are repaired
+(``MakeValid``) and counted. The raster is read at the chosen ground resolution (a raster in a
+geographic CRS is warped to the UTM zone of its centre first). The area is cut into square
+spatial blocks that are assigned whole to train / validation / test (6:2:2, fixed seed), so
+overlapping tiles never straddle two splits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from osgeo import gdal, ogr, osr
+
+from .data import Scene, split_scenes
+
+gdal.UseExceptions()
+ogr.UseExceptions()
+
+
+@dataclass
+class GeoLoadReport:
+    """What happened while reading, for the log."""
+
+    landslides: int = 0
+    repaired: int = 0
+    dropped_empty: int = 0
+    reprojected_from: str | None = None
+    mapped_area: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+def utm_epsg(lon: float, lat: float) -> int:
+    """EPSG code of the WGS 84 / UTM zone containing (lon, lat)."""
+    zone = int((lon + 180) // 6) + 1
+    return (32600 if lat >= 0 else 32700) + zone
+
+
+def open_grid(raster: Path, ground_resolution: float | None) -> gdal.Dataset:
+    """The raster as a dataset in a metric CRS at ``ground_resolution`` (an in-memory warp when
+    resampling or reprojection is needed, else the file itself)."""
+    ds = gdal.Open(str(raster))
+    if ds is None:
+        raise ValueError(f"GDAL cannot open {raster}")
+    srs = ds.GetSpatialRef()
+    if srs is None:
+        raise ValueError(f"{Path(raster).name} has no coordinate reference system; assign one "
+                         "(e.g. with gdal_edit.py -a_srs EPSG:xxxx or in QGIS) and try again")
+    options = {}
+    if srs.IsGeographic():
+        gt = ds.GetGeoTransform()
+        lon = gt[0] + gt[1] * ds.RasterXSize / 2
+        lat = gt[3] + gt[5] * ds.RasterYSize / 2
+        options["dstSRS"] = f"EPSG:{utm_epsg(lon, lat)}"
+    if ground_resolution:
+        options.update(xRes=ground_resolution, yRes=ground_resolution)
+    if not options:
+        return ds
+    return gdal.Warp("", ds, format="MEM", resampleAlg="average" if ground_resolution else
+                     "bilinear", **options)
+
+
+def _layer_geometries(path: Path, target: osr.SpatialReference, report: GeoLoadReport,
+                      count: bool) -> list[ogr.Geometry]:
+    src = ogr.Open(str(path))
+    if src is None:
+        raise ValueError(f"OGR cannot open {path}")
+    layer = src.GetLayer(0)
+    srs = layer.GetSpatialRef()
+    transform = None
+    if srs is not None and not srs.IsSame(target):
+        srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+        target.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+        transform = osr.CoordinateTransformation(srs, target)
+        if count:
+            report.reprojected_from = srs.GetAuthorityName(None) and \
+                f"{srs.GetAuthorityName(None)}:{srs.GetAuthorityCode(None)}" or srs.GetName()
+    geoms = []
+    for feat in layer:
+        g = feat.GetGeometryRef()
+        if g is None or g.IsEmpty():
+            report.dropped_empty += count
+            continue
+        g = g.Clone()
+        if not g.IsValid():
+            g = g.MakeValid()
+            report.repaired += count
+        if transform is not None:
+            g.Transform(transform)
+        geoms.append(g)
+    return geoms
+
+
+def rasterize(geoms: list[ogr.Geometry], grid: gdal.Dataset) -> np.ndarray:
+    """(H, W) uint8: 1 inside any of the polygons (pixel centres), else 0."""
+    mem = gdal.GetDriverByName("MEM").Create("", grid.RasterXSize, grid.RasterYSize, 1,
+                                             gdal.GDT_Byte)
+    mem.SetGeoTransform(grid.GetGeoTransform())
+    mem.SetProjection(grid.GetProjection())
+    if geoms:
+        drv = ogr.GetDriverByName("Memory")
+        vds = drv.CreateDataSource("")
+        lyr = vds.CreateLayer("p", grid.GetSpatialRef(), ogr.wkbUnknown)
+        for g in geoms:
+            f = ogr.Feature(lyr.GetLayerDefn())
+            f.SetGeometry(g)
+            lyr.CreateFeature(f)
+        gdal.RasterizeLayer(mem, [1], lyr, burn_values=[1])
+    return mem.GetRasterBand(1).ReadAsArray().astype(np.uint8)
+
+
+def load_raster_scenes(raster: Path, landslides: Path, mapped_area: Path | None = None, *,
+                       ground_resolution: float | None = None, block_px: int = 1024,
+                       split_seed: int = 0) -> tuple[dict[str, list[Scene]], GeoLoadReport, dict]:
+    """Scenes (spatial blocks) per split, the load report, and grid facts for the contract."""
+    report = GeoLoadReport()
+    grid = open_grid(raster, ground_resolution)
+    target = grid.GetSpatialRef()
+    polys = _layer_geometries(Path(landslides), target, report, count=True)
+    report.landslides = len(polys)
+    image = grid.ReadAsArray()
+    image = image[None] if image.ndim == 2 else image
+    nodata = [grid.GetRasterBand(b + 1).GetNoDataValue() for b in range(grid.RasterCount)]
+    valid = np.ones(image.shape[1:], dtype=bool)
+    if all(v is not None for v in nodata):
+        valid = ~np.all([image[b] == nodata[b] for b in range(image.shape[0])], axis=0)
+    label = rasterize(polys, grid)
+    if not label.any():
+        raise ValueError(f"none of the {len(polys)} landslide polygon(s) of "
+                         f"{Path(landslides).name} falls inside {Path(raster).name}; check that "
+                         "they cover the raster")
+    if mapped_area is not None:
+        area = _layer_geometries(Path(mapped_area), target, report, count=False)
+        valid &= rasterize(area, grid).astype(bool) | label.astype(bool)
+        report.mapped_area = True
+    h, w = label.shape
+    blocks = []
+    for r in range(0, h, block_px):
+        for c in range(0, w, block_px):
+            sl = (slice(r, r + block_px), slice(c, c + block_px))
+            if not valid[sl].any():
+                continue
+            blocks.append(Scene(f"block_r{r}_c{c}", image[(slice(None),) + sl], label[sl],
+                                valid[sl], {"row": r, "col": c}))
+    split = split_scenes([b.name for b in blocks], split_seed)
+    by_name = {b.name: b for b in blocks}
+    gt = grid.GetGeoTransform()
+    facts = {"crs": target.ExportToWkt(), "ground_resolution": abs(gt[1]),
+             "bands": grid.RasterCount, "dtype": str(image.dtype), "split": split,
+             "block_px": block_px}
+    return {k: [by_name[n] for n in v] for k, v in split.items()}, report, facts
