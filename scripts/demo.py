@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from backend.checkpoint import load_model  # noqa: E402
-from backend.jobs import FolderData, evaluate_scenes, split_folder, train_on_folder  # noqa: E402
 from backend.inference import predict_array  # noqa: E402
+from backend.jobs import FolderData, evaluate_scenes, split_folder, train_on_folder  # noqa: E402
 from backend.models import ModelConfig  # noqa: E402
 from backend.train import TrainConfig  # noqa: E402
 
