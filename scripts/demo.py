@@ -49,7 +49,7 @@ def main() -> int:
                       ground_resolution=2.0)
     model_path = OUT / "mrife-demo.pt"
     t = time.monotonic()
-    result = train_on_folder(
+    train_on_folder(
         data, ModelConfig(arch="mrife", backbone="resnet18"),
         TrainConfig(epochs=4, batch_size=4, lr=0.01, device="auto", seed=0), model_path,
         progress=lambda ev: ev["event"] == "epoch" and print(
