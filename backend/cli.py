@@ -113,6 +113,33 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export_tiles(args: argparse.Namespace) -> int:
+    from .export import export_tiles
+
+    if bool(args.images and args.masks) == bool(args.raster and args.labels):
+        raise ValueError("give either --images and --masks, or --raster and --labels")
+    if args.images:
+        from .jobs import FolderData, split_folder
+
+        parts, _ = split_folder(FolderData(Path(args.images), Path(args.masks),
+                                           source_resolution=args.source_resolution,
+                                           ground_resolution=args.ground_resolution,
+                                           split_seed=args.split_seed))
+    else:
+        from .geodata import load_raster_scenes
+
+        parts, report, _ = load_raster_scenes(
+            Path(args.raster), Path(args.labels),
+            Path(args.mapped_area) if args.mapped_area else None,
+            ground_resolution=args.ground_resolution,
+            block_px=max(2 * args.tile_size, 1024), split_seed=args.split_seed)
+        if report.repaired:
+            print(f"invalid landslide geometries repaired: {report.repaired}")
+    counts = export_tiles(parts, Path(args.out), args.tile_size, args.pos_neg_ratio)
+    print(f"tiles written to {args.out}: {counts}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .models import ARCHITECTURES, BACKBONES, PRESETS
 
@@ -168,6 +195,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--json", help="also write the metrics to this file")
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("export-tiles", help="write training tiles (GeoTIFF image/mask pairs)")
+    for flag, text in (("--images", "folder of images"), ("--masks", "folder of masks"),
+                       ("--raster", "georeferenced raster"), ("--labels", "landslide polygons"),
+                       ("--mapped-area", "polygons where labelling is complete")):
+        p.add_argument(flag, help=text)
+    p.add_argument("--tile-size", type=int, default=512)
+    p.add_argument("--source-resolution", type=float)
+    p.add_argument("--ground-resolution", type=float)
+    p.add_argument("--pos-neg-ratio", type=float, default=3.0)
+    p.add_argument("--split-seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="folder to write")
+    p.set_defaults(func=_cmd_export_tiles)
     return parser
 
 

@@ -145,8 +145,11 @@ def load_raster_scenes(raster: Path, landslides: Path, mapped_area: Path | None 
             sl = (slice(r, r + block_px), slice(c, c + block_px))
             if not valid[sl].any():
                 continue
+            gt = grid.GetGeoTransform()
+            origin = (gt[0] + c * gt[1], gt[1], 0.0, gt[3] + r * gt[5], 0.0, gt[5])
             blocks.append(Scene(f"block_r{r}_c{c}", image[(slice(None),) + sl], label[sl],
-                                valid[sl], {"row": r, "col": c}))
+                                valid[sl], {"row": r, "col": c, "geotransform": origin,
+                                            "crs": target.ExportToWkt()}))
     split = split_scenes([b.name for b in blocks], split_seed)
     by_name = {b.name: b for b in blocks}
     gt = grid.GetGeoTransform()

@@ -109,3 +109,27 @@ def test_geographic_raster_goes_to_utm_at_ground_resolution(tmp_path):
     assert grid.GetGeoTransform()[1] == 2.0
     # 100 px x 1e-4 deg = 0.01 deg: about 965 m of longitude at 30 N, so about 482 px of 2 m
     assert 470 < grid.RasterXSize < 495
+
+
+def test_export_tiles_georeferenced_and_reusable(tmp_path):
+    from backend.data import pair_folders
+    from backend.export import export_tiles
+
+    img = np.random.default_rng(0).integers(0, 255, (3, 96, 96)).astype(np.uint8)
+    raster = _raster(tmp_path / "r.tif", img)
+    labels = _polygons(tmp_path / "l.gpkg", [_box(2, 3, 30, 8)])
+    parts, _, _ = load_raster_scenes(raster, labels, block_px=96)
+    counts = export_tiles(parts, tmp_path / "tiles", 32, pos_neg_ratio=1.0)
+    assert sum(counts.values()) > 0
+    split = next(k for k, v in counts.items() if v)
+    folder = tmp_path / "tiles" / split
+    pairs = pair_folders(folder / "images", folder / "masks")
+    assert len(pairs) == counts[split]
+    for img_path, mask_path in pairs:
+        ds = gdal.Open(str(img_path))
+        gt = ds.GetGeoTransform()
+        r, c = (int(p[1:]) for p in img_path.stem.split("_")[-2:])
+        assert gt[0] == X0 + c and gt[3] == Y0 - r          # 1 m pixels from the raster origin
+        np.testing.assert_array_equal(ds.ReadAsArray(), img[:, r:r + 32, c:c + 32])
+        mask = gdal.Open(str(mask_path)).ReadAsArray()
+        assert set(np.unique(mask)) <= {0, 1}
