@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export QT_QPA_PLATFORM ?= offscreen
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup test test-fast lint package qgis demo bench bench-models clean
+.PHONY: help setup test test-fast lint package qgis demo bench bench-models bench-accuracy clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -35,6 +35,9 @@ bench: bench-models  ## all benchmarks; numbers go to docs/
 
 bench-models: setup  ## parameter counts and forward time per 512 px tile for every network
 	$(PY) bench/bench_models.py --out docs/benchmarks-models.md
+
+bench-accuracy: setup  ## train/evaluate baseline, ICSSN, MRIFE and ablations on Sichuan (CPU, ~1 h)
+	$(PY) bench/bench_accuracy.py --out docs/results.md
 
 clean:  ## remove build outputs (keeps .venv)
 	rm -rf build dist .pytest_cache

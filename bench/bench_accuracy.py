@@ -1,0 +1,106 @@
+"""Train the DeepLabv3+ baseline, ICSSN and MRIFE (and MRIFE's ablation rows) with the same
+backbone, split, budget and seeds on the Sichuan scenes (split by scene), evaluate each on the
+held-out test scenes with sliding-window inference, and write a Table III / IV style table.
+
+CPU configuration (default, about an hour on 2 cores):
+    python bench/bench_accuracy.py --out docs/results.md
+Paper configuration (lent GPU):
+    python bench/bench_accuracy.py --backbone resnet101 --tile-size 512 --ground-resolution 0.5 \
+        --epochs 100 --seeds 0 1 2 --out docs/results-gpu.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from backend.checkpoint import load_model  # noqa: E402
+from backend.devices import resolve_device  # noqa: E402
+from backend.jobs import FolderData, evaluate_scenes, split_folder, train_on_folder  # noqa: E402
+from backend.models import preset  # noqa: E402
+from backend.train import TrainConfig  # noqa: E402
+
+ROWS = [("Baseline (DeepLabv3+) = B", "B"), ("ICSSN", "icssn"), ("B+M", "B+M"),
+        ("MRIFE = B+M+C", "B+M+C")]
+KEYS = ("pa", "precision", "recall", "iou_landslide", "miou", "f1", "object_accuracy")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "sichuan")
+    ap.add_argument("--backbone", default="resnet18")
+    ap.add_argument("--tile-size", type=int, default=128)
+    ap.add_argument("--ground-resolution", type=float, default=2.0)
+    ap.add_argument("--source-resolution", type=float, default=0.5)
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--lr", type=float, default=0.007)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--rows", nargs="+", default=[r[1] for r in ROWS])
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--work", type=Path, default=ROOT / "build" / "bench-accuracy")
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+
+    data = FolderData(args.data / "images", args.data / "masks", tile_size=args.tile_size,
+                      source_resolution=args.source_resolution,
+                      ground_resolution=args.ground_resolution)
+    parts, split = split_folder(data)
+    dev = resolve_device(args.device)
+    results: dict[str, list[dict]] = {}
+    t_all = time.monotonic()
+    for row in args.rows:
+        for seed in args.seeds:
+            cfg = preset(row, backbone=args.backbone)
+            out = args.work / f"{row.replace('+', 'p')}-seed{seed}.pt"
+            t = time.monotonic()
+            train_on_folder(data, cfg, TrainConfig(epochs=args.epochs, batch_size=args.batch_size,
+                                                   lr=args.lr, seed=seed, device=dev.key), out)
+            train_s = time.monotonic() - t
+            m = evaluate_scenes(load_model(out, dev.key), parts["test"], device=dev.key)
+            m["train_seconds"] = train_s
+            results.setdefault(row, []).append(m)
+            print(json.dumps({"row": row, "seed": seed, **{k: round(m[k], 4) for k in KEYS},
+                              "train_s": round(train_s)}), flush=True)
+    wall = time.monotonic() - t_all
+    name = dev.name if dev.key != "cpu" else f"CPU ({platform.machine()}, " \
+        f"{torch.get_num_threads()} threads)"
+    lines = ["# Measured comparison on the Sichuan scenes", "",
+             f"Command: `{' '.join(['python'] + sys.argv)}`", "",
+             f"Device: {name}; torch {torch.__version__}; total wall time {wall / 60:.1f} min.",
+             f"Backbone {args.backbone}, tiles {args.tile_size} px at "
+             f"{args.ground_resolution} m/px "
+             f"(scenes resampled from ~{args.source_resolution} m/px), {args.epochs} epochs, batch "
+             f"{args.batch_size}, SGD lr {args.lr}, seeds {args.seeds}; scene split (seed 0): "
+             f"{len(split['train'])} train / {len(split['val'])} val / {len(split['test'])} test "
+             "scenes. Test metrics over whole test scenes (pixel counts summed), "
+             "mean ± standard deviation over seeds.", "",
+             "| method | " + " | ".join(KEYS) + " | train min / run |",
+             "|---|" + "---:|" * (len(KEYS) + 1)]
+    labels = dict((r, lab) for lab, r in ROWS)
+    for row, runs in results.items():
+        cells = []
+        for k in KEYS:
+            vals = [r[k] for r in runs]
+            sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
+            cells.append(f"{statistics.mean(vals):.4f} ± {sd:.4f}")
+        mins = statistics.mean(r["train_seconds"] for r in runs) / 60
+        lines.append(f"| {labels.get(row, row)} | " + " | ".join(cells) + f" | {mins:.1f} |")
+    lines += ["", "Test scenes: " + ", ".join(split["test"]), ""]
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
