@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from dataclasses import dataclass, field
 
@@ -41,11 +42,25 @@ def install_command() -> str:
 _cache: DepsStatus | None = None
 
 
+def keep_triton_out() -> None:
+    """Stop torch from loading Triton inside QGIS.
+
+    torchvision imports torch._dynamo, which imports ``triton`` if installed; libtriton.so
+    carries its own LLVM, whose start-up collides with the libLLVM that Mesa has already loaded
+    into the QGIS desktop, and QGIS aborts (seen with QGIS 3.22 on Debian 12 under llvmpipe).
+    The plugin never uses torch.compile, so Triton is made unimportable in QGIS's process
+    (torch then reports it as absent). ``MRIFE_ALLOW_TRITON=1`` turns this off.
+    """
+    if os.environ.get("MRIFE_ALLOW_TRITON") != "1" and "triton" not in sys.modules:
+        sys.modules["triton"] = None  # import triton -> ImportError, which torch handles
+
+
 def check_deps(refresh: bool = False) -> DepsStatus:
     """Try to import torch and torchvision; never raises. Cached until ``refresh``."""
     global _cache
     if _cache is not None and not refresh:
         return _cache
+    keep_triton_out()
     status = DepsStatus(ok=True)
     for name in REQUIRED:
         try:

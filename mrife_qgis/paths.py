@@ -31,6 +31,9 @@ def metadata_path() -> Path:
 
 def backend_module(name: str = "") -> ModuleType:
     """Import ``backend`` (or ``backend.<name>``) from wherever this layout keeps it."""
+    from .deps import keep_triton_out
+
+    keep_triton_out()
     suffix = f".{name}" if name else ""
     if (PLUGIN_DIR / "backend").is_dir():
         return importlib.import_module(f"{__package__}.backend{suffix}")

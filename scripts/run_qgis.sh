@@ -9,12 +9,12 @@ if ! command -v qgis >/dev/null; then
   else echo "The QGIS desktop is not installed: sudo apt-get install -y qgis" >&2; exit 1; fi
 fi
 PROFILES=$ROOT/build/qgis-profiles
-PLUGDIR=$PROFILES/mrife-dev/python/plugins/mrife_qgis
-mkdir -p "$PLUGDIR" "$PROFILES/mrife-dev/QGIS"
+PLUGDIR=$PROFILES/profiles/mrife-dev/python/plugins/mrife_qgis
+mkdir -p "$PLUGDIR" "$PROFILES/profiles/mrife-dev/QGIS"
 for f in "$ROOT"/mrife_qgis/* "$ROOT/backend" "$ROOT/resources" "$ROOT/metadata.txt"; do
   ln -sfn "$f" "$PLUGDIR/$(basename "$f")"
 done
-INI=$PROFILES/mrife-dev/QGIS/QGIS3.ini
+INI=$PROFILES/profiles/mrife-dev/QGIS/QGIS3.ini
 grep -q '^mrife_qgis=true' "$INI" 2>/dev/null || printf '[PythonPlugins]\nmrife_qgis=true\n' >> "$INI"
 SITE=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"

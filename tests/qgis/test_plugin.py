@@ -102,3 +102,33 @@ def test_panel_explains_broken_torch(tmp_path, monkeypatch):
     assert not status.ok
     assert "libcudart.so.13" in status.problems["torchvision"]
     assert "install" in status.message()
+
+
+def test_torch_import_survives_mesa_llvm_in_process():
+    """QGIS desktop under Mesa has libLLVM loaded; torchvision -> torch._dynamo -> triton loads a
+    second LLVM and the process dies (seen in the real QGIS desktop). The plugin keeps Triton
+    out; without that guard this subprocess segfaults."""
+    import ctypes.util
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import pytest
+
+    # found without loading it here: this test process may hold Triton's LLVM already
+    lib = next(filter(None, (ctypes.util.find_library(n) for n in ("LLVM-15", "LLVM-14",
+                                                                    "LLVM"))), None)
+    if lib is None:
+        pytest.skip("no system libLLVM to reproduce the clash with")
+    code = (f"import ctypes; ctypes.CDLL('{lib}', mode=ctypes.RTLD_GLOBAL)\n"
+            "from mrife_qgis.deps import check_deps\n"
+            "s = check_deps()\n"
+            "import torch\n"
+            "print('OK', s.ok, torch.nn.functional.conv2d(torch.ones(1, 1, 3, 3), "
+            "torch.ones(1, 1, 3, 3)).item())\n")
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "OK True 9.0" in proc.stdout
+
