@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from osgeo import gdal
 
+from .inference import window_starts
 from .models import IGNORE_INDEX
 from .preprocess import Preprocessing
 
@@ -130,16 +131,9 @@ def tile_windows(scene: Scene, tile: int, stride: int | None = None
     window at (0, 0) that is zero-padded when read."""
     stride = stride or tile // 2
     h, w = scene.label.shape
-
-    def starts(n: int) -> list[int]:
-        if n <= tile:
-            return [0]
-        s = list(range(0, n - tile + 1, stride))
-        return s if s[-1] == n - tile else s + [n - tile]
-
     pos, neg = [], []
-    for r in starts(h):
-        for c in starts(w):
+    for r in window_starts(h, tile, stride):
+        for c in window_starts(w, tile, stride):
             lab = scene.label[r:r + tile, c:c + tile]
             val = scene.valid[r:r + tile, c:c + tile]
             if lab.any():
