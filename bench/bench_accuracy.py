@@ -41,7 +41,7 @@ def main() -> None:
     ap.add_argument("--tile-size", type=int, default=128)
     ap.add_argument("--ground-resolution", type=float, default=2.0)
     ap.add_argument("--source-resolution", type=float, default=0.5)
-    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--epochs", type=int, default=7)
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--lr", type=float, default=0.007)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])

@@ -51,6 +51,10 @@ class ModelConfig:
         max_masked_per_class: cap on that number (None: no cap).
         mask_value: value written into masked pixels (after normalisation, so 0 is the mean).
         ema_momentum: lambda of eq. 1 (0.996).
+        ema_warmup: off by default (the paper's constant lambda). On: lambda_t =
+            min(lambda, 1 - 1/(t + 1)) after the t-th update (Mean Teacher's ramp-up), so the
+            teacher, which inference uses, does not trail a young student by ~1/(1-lambda) = 250
+            steps; this matters for short (CPU, fine-tuning) runs.
         temperature: tau of eq. 5. Choice: 0.1 (a usual supervised-contrastive value).
         alpha, beta, gamma: weights of L_Reconst, L_Cons, L_CE in eq. 8. Choice: 1, 0.1, 1
             (the paper does not give them; the contrast loss is an order of magnitude larger
@@ -93,6 +97,7 @@ class ModelConfig:
     max_masked_per_class: int | None = None
     mask_value: float = 0.0
     ema_momentum: float = 0.996
+    ema_warmup: bool = False
     temperature: float = 0.1
     alpha: float = 1.0
     beta: float = 0.1
@@ -179,6 +184,8 @@ PRESETS: dict[str, dict] = {
     "fusion-concat": {"arch": "mrife", "fusion": "concat"},
     "with-self-distillation": {"arch": "mrife", "self_distillation": True},  # Fig. 6
     "without-self-distillation": {"arch": "mrife", "self_distillation": False},
+    # not in the paper: MRIFE with the teacher's EMA ramped up (short runs, see ema_warmup)
+    "mrife-ema-warmup": {"arch": "mrife", "ema_warmup": True},
 }
 
 

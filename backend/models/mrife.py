@@ -67,6 +67,7 @@ class MRIFE(SegmentationModel):
             self.teacher = copy.deepcopy(self.student)  # DINO: the teacher starts as the student
             for p in self.teacher.parameters():
                 p.requires_grad_(False)
+        self.register_buffer("ema_updates", torch.zeros((), dtype=torch.long))
         self.fuse_conv = None
         if self.enhance and cfg.fusion == "concat":
             self.fuse_conv = nn.Sequential(nn.Conv2d(2 * channels, channels, 1, bias=False),
@@ -168,10 +169,14 @@ class MRIFE(SegmentationModel):
     @torch.no_grad()
     def update_teacher(self) -> None:
         """Eq. 1: theta_t = lambda * theta_t + (1 - lambda) * theta_s, after optimizer.step().
-        Batch-norm running statistics follow the same average; counters are copied."""
+        Batch-norm running statistics follow the same average; counters are copied. With
+        ``ema_warmup`` lambda ramps up as min(lambda, 1 - 1/(t + 1))."""
         if self.teacher is None:
             return
         m = self.cfg.ema_momentum
+        self.ema_updates += 1
+        if self.cfg.ema_warmup:
+            m = min(m, 1.0 - 1.0 / (float(self.ema_updates) + 1.0))
         for pt, ps in zip(self.teacher.parameters(), self.student.parameters(), strict=True):
             pt.mul_(m).add_(ps.detach(), alpha=1.0 - m)
         for bt, bs in zip(self.teacher.buffers(), self.student.buffers(), strict=True):

@@ -201,6 +201,21 @@ def test_one_ema_step_is_eq1_exactly():
         torch.testing.assert_close(t, expected, rtol=3e-7, atol=1e-9)  # float32 rounding only
 
 
+def test_ema_warmup_ramps_lambda():
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(arch="mrife", backbone="resnet18", ema_warmup=True))
+    with torch.no_grad():
+        for p in model.student.parameters():
+            p.add_(1.0)
+    old = [p.detach().clone() for p in model.teacher.parameters()]
+    student = [p.detach().clone() for p in model.student.parameters()]
+    model.update_teacher()  # t = 1: lambda_1 = min(0.996, 1 - 1/2) = 0.5
+    for t, o, s in zip(model.teacher.parameters(), old, student):
+        torch.testing.assert_close(t, (0.5 * o.double() + 0.5 * s.double()).float(),
+                                   rtol=3e-7, atol=1e-9)
+    assert int(model.ema_updates) == 1
+
+
 def test_inference_uses_teacher_features_added_to_segmentation_features():
     model = _mrife().eval()
     x = torch.rand(1, 3, 64, 64)
