@@ -24,6 +24,28 @@ class TransposedDecoder(nn.Sequential):
             nn.BatchNorm2d(c2), nn.ReLU(inplace=True), nn.Dropout2d(dropout),
             nn.Conv2d(c2, num_classes, kernel_size=1),
         )
+        for m in self:
+            if isinstance(m, nn.ConvTranspose2d):
+                bilinear_init_(m)
+
+
+def bilinear_init_(conv: nn.ConvTranspose2d) -> None:
+    """Start a transposed convolution as bilinear upsampling of each input channel (spread
+    over the output channels), plus a little noise. The paper gives no initialisation; with
+    PyTorch's default one the decoder learned far more slowly than DeepLabv3+'s bilinear
+    upsampling in short runs (see the closing notes of the training issue)."""
+    k = conv.kernel_size[0]
+    factor = (k + 1) // 2
+    centre = factor - 1 if k % 2 == 1 else factor - 0.5
+    og = torch.arange(k, dtype=torch.float32)
+    filt = 1 - (og - centre).abs() / factor
+    kernel = filt[:, None] * filt[None, :]
+    cin, cout = conv.in_channels, conv.out_channels
+    with torch.no_grad():
+        weight = torch.randn(cin, cout, k, k) * 1e-3
+        for i in range(cin):
+            weight[i, i % cout] += kernel * (cout / cin if cin > cout else 1.0)
+        conv.weight.copy_(weight)
 
 
 class DeepLabV3PlusDecoder(nn.Module):

@@ -130,3 +130,20 @@ def test_output_stride_is_8_for_every_backbone():
         with torch.no_grad():
             f, low = model.encoder(torch.rand(1, 3, 64, 96))
         assert f.shape[-2:] == (8, 12) and low.shape[-2:] == (16, 24), backbone
+
+
+def test_transposed_decoder_starts_as_bilinear_upsampling():
+    from torch.nn import functional as F
+
+    from backend.models.decoders import bilinear_init_
+
+    torch.manual_seed(0)
+    for k, s, p in ((4, 2, 1), (8, 4, 2)):
+        conv = torch.nn.ConvTranspose2d(1, 1, k, stride=s, padding=p, bias=False)
+        bilinear_init_(conv)
+        x = torch.rand(1, 1, 12, 12)
+        with torch.no_grad():
+            got = conv(x)
+        ref = F.interpolate(x, scale_factor=s, mode="bilinear", align_corners=False)
+        inner = (slice(None), slice(None), slice(s, -s), slice(s, -s))
+        torch.testing.assert_close(got[inner], ref[inner], atol=0.02, rtol=0)
