@@ -136,6 +136,11 @@ def read_payload(path: Path, map_location: str | torch.device = "cpu") -> dict:
     return data
 
 
+def weights_from_payload(data: dict) -> dict:
+    """The stored state_dict as float32 (half-size files store float16)."""
+    return {k: v.float() if v.is_floating_point() else v for k, v in data["state_dict"].items()}
+
+
 def load_model(path: Path, map_location: str | torch.device = "cpu") -> LoadedModel:
     """Rebuild the network from a model file, weights loaded, in eval mode."""
     data = read_payload(path, map_location)
@@ -143,8 +148,7 @@ def load_model(path: Path, map_location: str | torch.device = "cpu") -> LoadedMo
         cfg = ModelConfig.from_dict(data["model_config"])
         cfg.weights = None  # the file holds every weight; never download or read others
         model = build_model(cfg)
-        state = {k: v.float() if v.is_floating_point() else v
-                 for k, v in data["state_dict"].items()}
+        state = weights_from_payload(data)
         strict = not data.get("inference_only")
         missing, unexpected = model.load_state_dict(state, strict=strict)
         if not strict and (unexpected or any(not k.startswith("student.") for k in missing)):

@@ -35,6 +35,18 @@ def _progress_printer(quiet: bool):
     return show
 
 
+def _source_is_folders(args: argparse.Namespace) -> bool:
+    """True for --images/--masks, False for --raster/--labels; ValueError otherwise."""
+    folders = bool(args.images or args.masks)
+    if folders == bool(args.raster or args.labels):
+        raise ValueError("give either --images and --masks, or --raster and --labels")
+    if folders and not (args.images and args.masks):
+        raise ValueError("--images and --masks go together")
+    if not folders and not (args.raster and args.labels):
+        raise ValueError("--raster and --labels go together")
+    return folders
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from .jobs import FolderData, train_on_folder, train_on_raster
     from .models import preset
@@ -47,13 +59,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         overrides["weights"] = args.weights
     cfg = preset(args.preset, **overrides) if args.preset else \
         preset({"deeplabv3plus": "baseline"}.get(args.arch, args.arch), **overrides)
-    folders = bool(args.images or args.masks)
-    if folders == bool(args.raster or args.labels):
-        raise ValueError("give either --images and --masks, or --raster and --labels")
-    if folders and not (args.images and args.masks):
-        raise ValueError("--images and --masks go together")
-    if not folders and not (args.raster and args.labels):
-        raise ValueError("--raster and --labels go together")
+    folders = _source_is_folders(args)
     tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                        seed=args.seed, device=args.device, freeze_encoder=args.freeze_encoder,
                        max_steps_per_epoch=args.max_steps_per_epoch, init_from=args.init_from)
@@ -116,9 +122,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_export_tiles(args: argparse.Namespace) -> int:
     from .export import export_tiles
 
-    if bool(args.images and args.masks) == bool(args.raster and args.labels):
-        raise ValueError("give either --images and --masks, or --raster and --labels")
-    if args.images:
+    if _source_is_folders(args):
         from .jobs import FolderData, split_folder
 
         parts, _ = split_folder(FolderData(Path(args.images), Path(args.masks),
@@ -131,8 +135,8 @@ def _cmd_export_tiles(args: argparse.Namespace) -> int:
         parts, report, _ = load_raster_scenes(
             Path(args.raster), Path(args.labels),
             Path(args.mapped_area) if args.mapped_area else None,
-            ground_resolution=args.ground_resolution,
-            block_px=max(2 * args.tile_size, 1024), split_seed=args.split_seed)
+            ground_resolution=args.ground_resolution, tile_size=args.tile_size,
+            split_seed=args.split_seed)
         if report.repaired:
             print(f"invalid landslide geometries repaired: {report.repaired}")
     counts = export_tiles(parts, Path(args.out), args.tile_size, args.pos_neg_ratio)

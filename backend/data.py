@@ -35,11 +35,9 @@ class Scene:
     meta: dict = field(default_factory=dict)
 
 
-def read_raster(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(C, H, W) array and a (H, W) valid mask (False where every band is nodata)."""
-    ds = gdal.Open(str(path))
-    if ds is None:
-        raise ValueError(f"GDAL cannot open {path}")
+def read_array(ds: gdal.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """(C, H, W) array of a dataset and a (H, W) valid mask (False where every band is
+    nodata)."""
     arr = ds.ReadAsArray()
     arr = arr[None] if arr.ndim == 2 else arr
     valid = np.ones(arr.shape[1:], dtype=bool)
@@ -47,6 +45,14 @@ def read_raster(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if all(v is not None for v in nodata):
         valid = ~np.all([arr[b] == nodata[b] for b in range(arr.shape[0])], axis=0)
     return arr, valid
+
+
+def read_raster(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(C, H, W) array of a file and its valid mask."""
+    ds = gdal.Open(str(path))
+    if ds is None:
+        raise ValueError(f"GDAL cannot open {path}")
+    return read_array(ds)
 
 
 def _number(stem: str) -> str | None:
@@ -143,6 +149,16 @@ def tile_windows(scene: Scene, tile: int, stride: int | None = None
     return pos, neg
 
 
+def balance_windows(pos: list, neg: list, pos_neg_ratio: float,
+                    rng: np.random.Generator) -> list:
+    """Negative windows kept at random so that there are ``pos_neg_ratio`` positives per
+    negative (all of them when the ratio is 0 or there are too few)."""
+    want = int(round(len(pos) / pos_neg_ratio)) if pos_neg_ratio > 0 else len(neg)
+    if len(neg) <= want:
+        return neg
+    return [neg[k] for k in sorted(rng.choice(len(neg), want, replace=False))]
+
+
 def read_tile(arr: np.ndarray, r: int, c: int, tile: int, fill: float) -> np.ndarray:
     """Window of a (..., H, W) array, padded with ``fill`` to tile x tile (Sec. IV-B padding)."""
     win = arr[..., r:r + tile, c:c + tile]
@@ -172,10 +188,7 @@ class TileDataset:
             p, n = tile_windows(s, tile, stride)
             pos += [(i, r, c) for r, c in p]
             neg += [(i, r, c) for r, c in n]
-        rng = np.random.default_rng(seed)
-        want_neg = int(round(len(pos) / pos_neg_ratio)) if pos_neg_ratio > 0 else len(neg)
-        if len(neg) > want_neg:
-            neg = [neg[k] for k in sorted(rng.choice(len(neg), want_neg, replace=False))]
+        neg = balance_windows(pos, neg, pos_neg_ratio, np.random.default_rng(seed))
         self.items = pos + neg
         self.n_pos, self.n_neg = len(pos), len(neg)
 

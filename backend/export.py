@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from osgeo import gdal
 
-from .data import Scene, read_tile, tile_windows
+from .data import Scene, balance_windows, read_tile, tile_windows
 
 gdal.UseExceptions()
 _GDAL_TYPES = {"uint8": gdal.GDT_Byte, "uint16": gdal.GDT_UInt16, "int16": gdal.GDT_Int16,
@@ -45,9 +45,7 @@ def export_tiles(parts: dict[str, list[Scene]], out: Path, tile: int,
         n = 0
         for scene in scenes:
             pos, neg = tile_windows(scene, tile)
-            want = int(round(len(pos) / pos_neg_ratio)) if pos_neg_ratio > 0 else len(neg)
-            if len(neg) > want:
-                neg = [neg[k] for k in sorted(rng.choice(len(neg), want, replace=False))]
+            neg = balance_windows(pos, neg, pos_neg_ratio, rng)
             for r, c in pos + neg:
                 if should_stop is not None and should_stop():
                     return counts

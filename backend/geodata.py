@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from osgeo import gdal, ogr, osr
 
-from .data import Scene, split_scenes
+from .data import Scene, read_array, split_scenes
 
 gdal.UseExceptions()
 ogr.UseExceptions()
@@ -115,20 +115,18 @@ def rasterize(geoms: list[ogr.Geometry], grid: gdal.Dataset) -> np.ndarray:
 
 
 def load_raster_scenes(raster: Path, landslides: Path, mapped_area: Path | None = None, *,
-                       ground_resolution: float | None = None, block_px: int = 1024,
-                       split_seed: int = 0) -> tuple[dict[str, list[Scene]], GeoLoadReport, dict]:
-    """Scenes (spatial blocks) per split, the load report, and grid facts for the contract."""
+                       ground_resolution: float | None = None, tile_size: int = 512,
+                       block_px: int | None = None, split_seed: int = 0
+                       ) -> tuple[dict[str, list[Scene]], GeoLoadReport, dict]:
+    """Scenes (spatial blocks) per split, the load report, and grid facts for the contract.
+    Blocks are ``block_px`` square (default: two tiles, at least 1024 px)."""
+    block_px = block_px or max(2 * tile_size, 1024)
     report = GeoLoadReport()
     grid = open_grid(raster, ground_resolution)
     target = grid.GetSpatialRef()
     polys = _layer_geometries(Path(landslides), target, report, count=True)
     report.landslides = len(polys)
-    image = grid.ReadAsArray()
-    image = image[None] if image.ndim == 2 else image
-    nodata = [grid.GetRasterBand(b + 1).GetNoDataValue() for b in range(grid.RasterCount)]
-    valid = np.ones(image.shape[1:], dtype=bool)
-    if all(v is not None for v in nodata):
-        valid = ~np.all([image[b] == nodata[b] for b in range(image.shape[0])], axis=0)
+    image, valid = read_array(grid)
     label = rasterize(polys, grid)
     if not label.any():
         raise ValueError(f"none of the {len(polys)} landslide polygon(s) of "
@@ -139,20 +137,19 @@ def load_raster_scenes(raster: Path, landslides: Path, mapped_area: Path | None 
         valid &= rasterize(area, grid).astype(bool) | label.astype(bool)
         report.mapped_area = True
     h, w = label.shape
+    gt = grid.GetGeoTransform()
     blocks = []
     for r in range(0, h, block_px):
         for c in range(0, w, block_px):
             sl = (slice(r, r + block_px), slice(c, c + block_px))
             if not valid[sl].any():
                 continue
-            gt = grid.GetGeoTransform()
             origin = (gt[0] + c * gt[1], gt[1], 0.0, gt[3] + r * gt[5], 0.0, gt[5])
             blocks.append(Scene(f"block_r{r}_c{c}", image[(slice(None),) + sl], label[sl],
                                 valid[sl], {"row": r, "col": c, "geotransform": origin,
                                             "crs": target.ExportToWkt()}))
     split = split_scenes([b.name for b in blocks], split_seed)
     by_name = {b.name: b for b in blocks}
-    gt = grid.GetGeoTransform()
     facts = {"crs": target.ExportToWkt(), "ground_resolution": abs(gt[1]),
              "bands": grid.RasterCount, "dtype": str(image.dtype), "split": split,
              "block_px": block_px}

@@ -79,7 +79,7 @@ def train_on_raster(raster: Path, landslides: Path, mapped_area: Path | None,
 
     parts, report, facts = load_raster_scenes(raster, landslides, mapped_area,
                                               ground_resolution=ground_resolution,
-                                              block_px=max(2 * tile_size, 1024),
+                                              tile_size=tile_size,
                                               split_seed=split_seed)
     if report.reprojected_from:
         log(f"landslide polygons reprojected from {report.reprojected_from} to the raster's CRS")

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import DataContract, atomic_save, model_payload, read_payload
+from .checkpoint import DataContract, atomic_save, model_payload, read_payload, weights_from_payload
 from .data import TileDataset
 from .devices import resolve_device
 from .metrics import SegmentationScores
@@ -118,9 +118,7 @@ def train(model_cfg: ModelConfig, train_ds: TileDataset, val_ds: TileDataset | N
             raise TrainingError(f"cannot fine-tune from {Path(cfg.init_from).name}: it is a "
                                 f"{base.arch}/{base.backbone} model with {base.in_channels} "
                                 "band(s); choose the same architecture, backbone and bands")
-        state = {k: v.float() if v.is_floating_point() else v
-                 for k, v in src["state_dict"].items()}
-        model.load_state_dict(state, strict=not src.get("inference_only"))
+        model.load_state_dict(weights_from_payload(src), strict=not src.get("inference_only"))
     frozen = _freeze_backbones(model) if cfg.freeze_encoder else []
     model.to(device)
     if cuda and cfg.channels_last:
@@ -153,8 +151,6 @@ def train(model_cfg: ModelConfig, train_ds: TileDataset, val_ds: TileDataset | N
     def save_resume(ep: int, in_epoch: int, partial: dict) -> None:
         payload = model_payload(model, contract, training_data=training_data,
                                 train_config=asdict(cfg))
-        payload["state_dict"] = {k: v.detach().cpu().clone()
-                                 for k, v in model.state_dict().items()}
         payload["resume"] = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                              "scaler": scaler.state_dict(), "epoch": ep,
                              "step_in_epoch": in_epoch, "global_step": step,
@@ -204,9 +200,10 @@ def train(model_cfg: ModelConfig, train_ds: TileDataset, val_ds: TileDataset | N
             sched.step()
             model.update_teacher()
             step += 1
-            for k, v in losses.items():
-                if k != "logits" and torch.is_tensor(v) and v.ndim == 0:
-                    sums[k] = sums.get(k, 0.0) + float(v.detach())
+            scalars = {k: float(v.detach()) for k, v in losses.items()
+                       if k != "logits" and torch.is_tensor(v) and v.ndim == 0}
+            for k, v in scalars.items():
+                sums[k] = sums.get(k, 0.0) + v
             if progress is not None:
                 done = step - steps_at_start
                 left = total - step
@@ -214,8 +211,7 @@ def train(model_cfg: ModelConfig, train_ds: TileDataset, val_ds: TileDataset | N
                 progress({"event": "step", "epoch": epoch + 1, "epochs": cfg.epochs,
                           "step": b + 1, "steps": batches_per_epoch, "global_step": step,
                           "total_steps": total, "lr": sched.get_last_lr()[0],
-                          "losses": {k: float(v.detach()) for k, v in losses.items()
-                                     if k != "logits" and (torch.is_tensor(v) and v.ndim == 0)},
+                          "losses": scalars,
                           "eta_s": eta})
         skip = 0
         n = max(batches_per_epoch, 1)
