@@ -144,6 +144,48 @@ def _cmd_export_tiles(args: argparse.Namespace) -> int:
     return 0
 
 
+def _floats(text: str, n: int, what: str) -> tuple[float, ...]:
+    try:
+        vals = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        vals = ()
+    if len(vals) != n:
+        raise ValueError(f"{what} takes {n} comma-separated numbers, got '{text}'")
+    return vals
+
+
+def _cmd_detect(args: argparse.Namespace) -> int:
+    from .detect import DetectOptions, detect, plan_detection
+
+    opts = DetectOptions(
+        bands=[int(b) for b in args.bands.split(",")] if args.bands else None,
+        extent=_floats(args.extent, 4, "--extent") if args.extent else None,
+        extent_crs=args.extent_crs, aoi=Path(args.aoi) if args.aoi else None,
+        overlap=args.overlap, batch_size=args.batch_size, threshold=args.threshold,
+        min_area=args.min_area, device=args.device, amp=args.amp, out_crs=args.out_crs,
+        rescale=args.rescale, simplify=not args.no_simplify)
+    if args.plan:
+        print(plan_detection(Path(args.model), Path(args.raster), opts).describe())
+        return 0
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        if not args.quiet and (time.monotonic() - last[0] > 5 or done == total):
+            last[0] = time.monotonic()
+            print(f"tiles {done}/{total}", flush=True)
+
+    result = detect(Path(args.model), Path(args.raster), Path(args.out),
+                    Path(args.probability) if args.probability else None, opts,
+                    progress=progress, log=lambda m: print(m, flush=True))
+    print(result.summary())
+    print(f"polygons: {result.vector} (layer landslides)")
+    if result.probability:
+        print(f"probability: {result.probability}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.as_dict(), indent=2, default=str) + "\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .models import ARCHITECTURES, BACKBONES, PRESETS
 
@@ -200,6 +242,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="also write the metrics to this file")
     p.set_defaults(func=_cmd_evaluate)
 
+    p = sub.add_parser("detect", help="landslide polygons (GeoPackage) and a probability map "
+                       "(GeoTIFF) over a raster")
+    p.add_argument("--model", required=True, help="model file (.pt)")
+    p.add_argument("--raster", required=True, help="imagery (anything GDAL opens)")
+    p.add_argument("--out", required=True, help="GeoPackage to write (layer 'landslides')")
+    p.add_argument("--probability", help="also write the probability map to this GeoTIFF")
+    p.add_argument("--extent", help="xmin,ymin,xmax,ymax of the area (default: whole raster)")
+    p.add_argument("--extent-crs", help="CRS of --extent (default: the raster's), e.g. EPSG:4326")
+    p.add_argument("--aoi", help="polygons (anything OGR opens) to search inside")
+    p.add_argument("--bands", help="raster bands for the model's bands, e.g. 3,2,1 "
+                   "(default: the first ones)")
+    p.add_argument("--overlap", type=int, help="tile overlap in pixels (default: tile / 4)")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--threshold", type=float, default=0.5)
+    p.add_argument("--min-area", type=float, default=100.0, help="drop polygons below this "
+                   "many m² (default 100)")
+    p.add_argument("--out-crs", help="CRS of the polygons (default: the raster's)")
+    p.add_argument("--rescale", action="store_true", help="stretch imagery whose values differ "
+                   "from the training data's (e.g. 16-bit imagery, 8-bit model)")
+    p.add_argument("--no-simplify", action="store_true", help="keep raw pixel-edge outlines")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--amp", action="store_true", help="float16 autocast on CUDA")
+    p.add_argument("--plan", action="store_true", help="print the tile count and grid, and stop")
+    p.add_argument("--json", help="also write the run's summary to this file")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_detect)
+
     p = sub.add_parser("export-tiles", help="write training tiles (GeoTIFF image/mask pairs)")
     for flag, text in (("--images", "folder of images"), ("--masks", "folder of masks"),
                        ("--raster", "georeferenced raster"), ("--labels", "landslide polygons"),
@@ -226,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, CheckpointError, TrainingError) as exc:
+    except (ValueError, FileNotFoundError, PermissionError, CheckpointError,
+            TrainingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

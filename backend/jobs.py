@@ -11,7 +11,7 @@ import numpy as np
 from .checkpoint import DataContract, LoadedModel, check_bands
 from .data import Scene, TileDataset, load_folder_scenes, split_scenes
 from .inference import predict_array
-from .metrics import SegmentationScores
+from .metrics import SegmentationScores, classification_scores
 from .models import ModelConfig
 from .preprocess import fit_preprocessing
 from .train import TrainConfig, TrainResult, train
@@ -125,18 +125,54 @@ def train_on_scenes(parts: dict[str, list[Scene]], summary: dict, model_cfg: Mod
 
 def evaluate_scenes(loaded: LoadedModel, scenes: list[Scene], *, overlap: int | None = None,
                     batch_size: int = 4, device: str = "cpu", threshold: float = 0.5) -> dict:
-    """Metrics of a model over whole scenes, with the same sliding-window inference as detect."""
+    """Metrics of a model over whole scenes, with the same sliding-window inference as detect
+    (each tile preprocessed as it is read). For a model with a tile classifier (ICSSN), also
+    tile classification accuracy and F1 over each scene's non-overlapping tile grid (a tile is
+    positive when any labelled pixel in it is landslide)."""
     contract = loaded.contract
     pre = contract.preprocess
     tile = contract.tile_size
     overlap = tile // 4 if overlap is None else overlap
     scores = SegmentationScores()
+    classify = getattr(loaded.model, "classify", None)
+    cls_prob: list[float] = []
+    cls_truth: list[bool] = []
     for scene in scenes:
         check_bands(contract, scene.image.shape[0], scene.name)
-        x = pre.apply(scene.image[:len(contract.bands)], scene.valid)
-        prob = predict_array(loaded.model, x, tile=tile, overlap=overlap, batch_size=batch_size,
-                             device=device, valid=scene.valid)
+        image = scene.image[:len(contract.bands)]
+        prob = predict_array(loaded.model, image, tile=tile, overlap=overlap,
+                             preprocess=pre.apply, batch_size=batch_size, device=device,
+                             valid=scene.valid)
         scores.update(prob >= threshold, scene.label == 1, valid=scene.valid)
+        if classify is not None:
+            p, t = _tile_classification(classify, image, scene, pre, tile, device)
+            cls_prob += p
+            cls_truth += t
     result = scores.as_dict()
     result["scenes"] = len(scenes)
+    if classify is not None:
+        result.update(classification_scores(np.array(cls_prob), np.array(cls_truth), threshold))
+        result["tiles_classified"] = len(cls_prob)
     return result
+
+
+def _tile_classification(classify, image: np.ndarray, scene: Scene, pre, tile: int,
+                         device: str) -> tuple[list[float], list[bool]]:
+    import torch
+
+    probs, truth = [], []
+    _, h, w = image.shape
+    for r in range(0, h, tile):
+        for c in range(0, w, tile):
+            v = np.zeros((tile, tile), dtype=bool)
+            x = np.zeros((image.shape[0], tile, tile), dtype=image.dtype)
+            part = image[:, r:r + tile, c:c + tile]
+            x[:, :part.shape[1], :part.shape[2]] = part
+            v[:part.shape[1], :part.shape[2]] = scene.valid[r:r + tile, c:c + tile]
+            if not v.any():
+                continue
+            lab = scene.label[r:r + tile, c:c + tile] == 1
+            inp = torch.from_numpy(pre.apply(x, v)[None]).to(device)
+            probs.append(float(classify(inp)[0]))
+            truth.append(bool((lab & v[:lab.shape[0], :lab.shape[1]]).any()))
+    return probs, truth

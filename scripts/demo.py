@@ -65,8 +65,8 @@ def main() -> int:
           f"F1 {metrics['f1']:.3f}, object accuracy {metrics['object_accuracy']:.2f}")
 
     scene = parts["test"][0]
-    prob = predict_array(loaded.model, loaded.contract.preprocess.apply(scene.image, scene.valid),
-                         tile=128, overlap=32)
+    prob = predict_array(loaded.model, scene.image, tile=128, overlap=32,
+                         preprocess=loaded.contract.preprocess.apply, valid=scene.valid)
     rgb = np.transpose(scene.image, (1, 2, 0))[:, :, ::-1].copy()
     heat = cv2.applyColorMap((prob * 255).astype(np.uint8), cv2.COLORMAP_INFERNO)
     contours, _ = cv2.findContours(scene.label, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
