@@ -21,3 +21,73 @@ def sichuan_dir() -> Path:
     if not (SICHUAN / "images").is_dir():
         pytest.skip(f"real data not found at {SICHUAN}")
     return SICHUAN
+
+
+# --- a georeferenced real scene and a small model that has learned it, for detection tests ---
+
+SCENE = "011"
+SCENE_ORIGIN = (400000.0, 3400512.0)        # upper-left corner in EPSG:32648 (UTM 48N, Sichuan)
+SCENE_PIXEL = 0.5                           # m
+
+
+def georeference_scene(sichuan: Path, out_dir: Path, number: str = SCENE) -> dict:
+    """The scene as a UTM GeoTIFF at 0.5 m, its label as polygons (GeoPackage) and a copy of
+    the image warped to EPSG:4326."""
+    from osgeo import gdal
+
+    gdal.UseExceptions()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    x0, y0 = SCENE_ORIGIN
+    size = 1024 * SCENE_PIXEL
+    ullr = [x0, y0, x0 + size, y0 - size]
+    raster = out_dir / f"scene{number}.tif"
+    gdal.Translate(str(raster), str(sichuan / "images" / f"Landslide{number}.png"),
+                   outputSRS="EPSG:32648", outputBounds=ullr, creationOptions=["COMPRESS=LZW"])
+    mask = out_dir / f"mask{number}.tif"
+    gdal.Translate(str(mask), str(sichuan / "masks" / f"LandslideLabel{number}.png"),
+                   outputSRS="EPSG:32648", outputBounds=ullr, bandList=[1])
+    labels = out_dir / f"labels{number}.gpkg"
+    src = gdal.Open(str(mask))
+    drv = gdal.GetDriverByName("MEM").Create("", 1024, 1024, 1, gdal.GDT_Byte)
+    drv.SetGeoTransform(src.GetGeoTransform())
+    drv.SetProjection(src.GetProjection())
+    drv.GetRasterBand(1).WriteArray((src.ReadAsArray() > 0).astype("uint8"))
+    from osgeo import ogr
+
+    vds = ogr.GetDriverByName("GPKG").CreateDataSource(str(labels))
+    lyr = vds.CreateLayer("landslides", src.GetSpatialRef(), ogr.wkbPolygon)
+    lyr.CreateField(ogr.FieldDefn("v", ogr.OFTInteger))
+    band = drv.GetRasterBand(1)
+    gdal.Polygonize(band, band, lyr, 0)
+    vds = None
+    geographic = out_dir / f"scene{number}_4326.tif"
+    gdal.Warp(str(geographic), str(raster), dstSRS="EPSG:4326", resampleAlg="bilinear")
+    return {"raster": raster, "mask": mask, "labels": labels, "geographic": geographic}
+
+
+@pytest.fixture(scope="session")
+def geo_scene(sichuan_dir, tmp_path_factory) -> dict:
+    return georeference_scene(sichuan_dir, tmp_path_factory.mktemp("geo_scene"))
+
+
+def train_scene_model(sichuan: Path, out: Path, epochs: int = 12) -> Path:
+    """A DeepLabv3+ (resnet18) trained on the scene itself at 2 m/px, 128 px tiles: it has
+    learned that scene (confident, mostly right), which is what detection tests need."""
+    from backend.data import load_folder_scenes
+    from backend.jobs import train_on_scenes
+    from backend.models import preset
+    from backend.train import TrainConfig
+
+    scenes = [s for s in load_folder_scenes(sichuan / "images", sichuan / "masks", 0.25)
+              if s.name.endswith(SCENE)]
+    parts = {"train": scenes, "val": scenes, "test": []}
+    train_on_scenes(parts, {"source": "test fixture"}, preset("baseline", backbone="resnet18"),
+                    TrainConfig(epochs=epochs, batch_size=4, lr=0.01, device="cpu", seed=0),
+                    out, tile_size=128, ground_resolution=2.0, pos_neg_ratio=0.0,
+                    preprocessing="dataset")
+    return out
+
+
+@pytest.fixture(scope="session")
+def scene_model(sichuan_dir, tmp_path_factory) -> Path:
+    return train_scene_model(sichuan_dir, tmp_path_factory.mktemp("scene_model") / "scene.pt")
