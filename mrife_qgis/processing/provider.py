@@ -30,6 +30,13 @@ class MrifeProvider(QgsProcessingProvider):
 
     @staticmethod
     def _algorithms() -> list:
+        from .alg_detect import DetectAlgorithm
         from .alg_device import DeviceInfoAlgorithm
 
-        return [DeviceInfoAlgorithm()]
+        return [DeviceInfoAlgorithm(), DetectAlgorithm()]
+
+    def defaultVectorFileExtension(self, hasGeometry: bool = True) -> str:  # noqa: N802
+        return "gpkg"
+
+    def supportedOutputVectorLayerExtensions(self) -> list[str]:  # noqa: N802
+        return ["gpkg"]

@@ -1,0 +1,159 @@
+"""QGIS side of a detection, shared by the ``mrife:detect`` algorithm and the panel: turn layers
+into what the headless backend reads, and put its results back into the project, styled."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsFeatureRequest,
+    QgsLayerTreeGroup,
+    QgsProject,
+    QgsRasterFileWriter,
+    QgsRasterLayer,
+    QgsRasterPipe,
+    QgsRectangle,
+    QgsVectorFileWriter,
+    QgsVectorLayer,
+    QgsWkbTypes,
+)
+
+from .paths import resources_dir
+
+GROUP = "MRIFE detections"
+MAX_EXPORT_PX = 20_000     # web layers are fetched at most this many pixels on a side
+
+
+def default_model() -> Path | None:
+    """The bundled model, when the plugin ships one."""
+    models = resources_dir() / "models"
+    found = sorted(models.glob("*.pt")) if models.is_dir() else []
+    return found[0] if found else None
+
+
+def raster_source(layer: QgsRasterLayer, extent: QgsRectangle | None,
+                  extent_crs: QgsCoordinateReferenceSystem | None, pixel_size_m: float | None,
+                  workdir: Path, feedback=None) -> Path:
+    """A file GDAL can read for the layer: the layer's own file for the GDAL provider; for any
+    other provider (WMS, XYZ, ...) the area is fetched through QGIS into a GeoTIFF at the
+    model's resolution."""
+    if layer.providerType() == "gdal":
+        return Path(layer.source().split("|")[0])
+    crs = layer.crs()
+    area = layer.extent()
+    if extent is not None and not extent.isNull():
+        if extent_crs is not None and extent_crs.isValid() and extent_crs != crs:
+            tr = QgsCoordinateTransform(extent_crs, crs, QgsProject.instance())
+            extent = tr.transformBoundingBox(extent)
+        area = area.intersect(extent)
+    if area.isEmpty():
+        raise ValueError(f"the area does not overlap layer '{layer.name()}'")
+    units = crs.mapUnits()
+    from qgis.core import QgsUnitTypes
+
+    per_m = QgsUnitTypes.fromUnitToUnitFactor(QgsUnitTypes.DistanceMeters, units)
+    res = (pixel_size_m or 1.0) * per_m
+    cols, rows = int(area.width() / res) + 1, int(area.height() / res) + 1
+    if max(cols, rows) > MAX_EXPORT_PX:
+        raise ValueError(f"layer '{layer.name()}' would be fetched at {cols} x {rows} px; zoom "
+                         f"in or draw a smaller rectangle (at most {MAX_EXPORT_PX} px a side)")
+    out = workdir / "fetched.tif"
+    pipe = QgsRasterPipe()
+    pipe.set(layer.dataProvider().clone())
+    writer = QgsRasterFileWriter(str(out))
+    err = writer.writeRaster(pipe, cols, rows, area, crs, QgsProject.instance()
+                             .transformContext(), feedback)
+    if err != QgsRasterFileWriter.NoError:
+        raise ValueError(f"could not fetch layer '{layer.name()}' (QgsRasterFileWriter error "
+                         f"{int(err)})")
+    return out
+
+
+def write_polygons(layer: QgsVectorLayer, selected_only: bool, workdir: Path) -> Path:
+    """The layer's (selected) polygons as a GeoPackage the backend reads."""
+    if layer.geometryType() != QgsWkbTypes.PolygonGeometry:
+        raise ValueError(f"layer '{layer.name()}' holds no polygons; choose a polygon layer")
+    if selected_only and layer.selectedFeatureCount() == 0:
+        raise ValueError(f"no polygon of layer '{layer.name()}' is selected; select some or "
+                         "untick 'selected only'")
+    out = workdir / "area.gpkg"
+    opts = QgsVectorFileWriter.SaveVectorOptions()
+    opts.driverName = "GPKG"
+    opts.onlySelectedFeatures = selected_only
+    res = QgsVectorFileWriter.writeAsVectorFormatV2(layer, str(out),
+                                                    QgsProject.instance().transformContext(),
+                                                    opts)
+    if res[0] != QgsVectorFileWriter.NoError:
+        raise ValueError(f"could not read the polygons of '{layer.name()}': {res[1]}")
+    return out
+
+
+def source_to_polygons(source, workdir: Path) -> Path:
+    """A Processing feature source (already filtered to the selection when asked) as a
+    GeoPackage."""
+    out = workdir / "area.gpkg"
+    writer = QgsVectorFileWriter.create(str(out), source.fields(), source.wkbType(),
+                                        source.sourceCrs(),
+                                        QgsProject.instance().transformContext(),
+                                        QgsVectorFileWriter.SaveVectorOptions())
+    for f in source.getFeatures(QgsFeatureRequest()):
+        writer.addFeature(f)
+    del writer
+    return out
+
+
+def work_folder() -> Path:
+    return Path(tempfile.mkdtemp(prefix="mrife-"))
+
+
+def style(layer, name: str) -> None:
+    layer.loadNamedStyle(str(resources_dir() / "styles" / name))
+    layer.triggerRepaint()
+
+
+def result_group(project: QgsProject, title: str) -> QgsLayerTreeGroup:
+    root = project.layerTreeRoot()
+    parent = root.findGroup(GROUP) or root.insertGroup(0, GROUP)
+    return parent.insertGroup(0, title)
+
+
+def add_results(project: QgsProject, vector: Path, probability: Path | None, title: str
+                ) -> tuple[QgsVectorLayer, QgsRasterLayer | None]:
+    """Polygons (styled by mean probability) above the probability map (colour ramp), in a
+    group of their own under "MRIFE detections"."""
+    group = result_group(project, title)
+    polys = QgsVectorLayer(f"{vector}|layername=landslides", "landslides", "ogr")
+    if not polys.isValid():
+        raise ValueError(f"could not open the result {vector}")
+    style(polys, "landslides.qml")
+    project.addMapLayer(polys, False)
+    group.addLayer(polys)
+    prob = None
+    if probability is not None:
+        prob = QgsRasterLayer(str(probability), "landslide probability", "gdal")
+        style(prob, "probability.qml")
+        project.addMapLayer(prob, False)
+        group.addLayer(prob)
+    return polys, prob
+
+
+def place_in_group(project: QgsProject, layer, title: str, on_top: bool) -> None:
+    """Move a layer Processing has just added into the result group."""
+    root = project.layerTreeRoot()
+    node = root.findLayer(layer.id())
+    group = root.findGroup(GROUP)
+    target = group.findGroup(title) if group else None
+    if target is None:
+        target = result_group(project, title)
+    if node is None:
+        target.insertLayer(0 if on_top else -1, layer)
+        return
+    clone = node.clone()
+    if on_top:
+        target.insertChildNode(0, clone)
+    else:
+        target.addChildNode(clone)
+    node.parent().removeChildNode(node)

@@ -1,0 +1,225 @@
+"""``mrife:detect``: landslide polygons and a probability map over a raster layer."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingAlgorithm,
+    QgsProcessingException,
+    QgsProcessingLayerPostProcessorInterface,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterBand,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterCrs,
+    QgsProcessingParameterExtent,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+    QgsProcessingParameterVectorDestination,
+)
+
+from ..deps import check_deps
+from ..paths import backend_module
+from ..settings import PluginSettings
+
+
+class _Styler(QgsProcessingLayerPostProcessorInterface):
+    """Applies the shipped QML and moves the layer into the result group."""
+
+    def __init__(self, qml: str, title: str, on_top: bool):
+        super().__init__()
+        self.qml, self.title, self.on_top = qml, title, on_top
+
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802
+        from .. import detection
+
+        detection.style(layer, self.qml)
+        if context.project() is not None:
+            detection.place_in_group(context.project(), layer, self.title, self.on_top)
+
+
+class DetectAlgorithm(QgsProcessingAlgorithm):
+    INPUT = "INPUT"
+    BANDS = "BANDS"
+    MODEL = "MODEL"
+    EXTENT = "EXTENT"
+    AREA = "AREA"
+    THRESHOLD = "THRESHOLD"
+    MIN_AREA = "MIN_AREA"
+    OVERLAP = "OVERLAP"
+    BATCH_SIZE = "BATCH_SIZE"
+    DEVICE = "DEVICE"
+    RESCALE = "RESCALE"
+    OUTPUT_CRS = "OUTPUT_CRS"
+    OUTPUT = "OUTPUT"
+    PROBABILITY = "PROBABILITY"
+    COUNT = "COUNT"
+    TOTAL_AREA = "TOTAL_AREA_M2"
+
+    _stylers: list = []   # post-processors must outlive processAlgorithm
+
+    def name(self) -> str:
+        return "detect"
+
+    def displayName(self) -> str:  # noqa: N802
+        return "Detect relic landslides"
+
+    def shortHelpString(self) -> str:  # noqa: N802
+        return (
+            "Runs a MRIFE (or ICSSN / DeepLabv3+) model over a raster and returns landslide "
+            "polygons, styled by mean probability, and a probability map.<br><br>"
+            "The model file fixes the bands, ground resolution, tile size and preprocessing; "
+            "leave <i>Model</i> empty for the bundled model. Rasters in a geographic CRS are "
+            "processed in the UTM zone of the area. Overlapping tiles are blended so no seams "
+            "remain. Polygons carry id, mean and max probability, area (m²), perimeter (m), "
+            "model name and checksum, source layer and creation time, and a <i>review</i> "
+            "field for your verdict.<br><br>"
+            "<b>Area</b>: the extent, and/or polygons (tick 'Selected features only' to use "
+            "the selection). <b>Rescale</b>: stretch imagery whose values differ from the "
+            "training data's (e.g. 16-bit imagery for an 8-bit model).")
+
+    def createInstance(self):  # noqa: N802
+        return DetectAlgorithm()
+
+    def initAlgorithm(self, config=None) -> None:  # noqa: N802
+        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, "Imagery"))
+        self.addParameter(QgsProcessingParameterBand(
+            self.BANDS, "Bands for the model, in order (default: the first ones)", None,
+            self.INPUT, optional=True, allowMultiple=True))
+        self.addParameter(QgsProcessingParameterFile(
+            self.MODEL, "Model file (empty: the bundled model)", extension="pt", optional=True))
+        self.addParameter(QgsProcessingParameterExtent(
+            self.EXTENT, "Extent (default: the whole layer)", optional=True))
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            self.AREA, "Search only inside these polygons", [QgsProcessing.TypeVectorPolygon],
+            optional=True))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.THRESHOLD, "Probability threshold", QgsProcessingParameterNumber.Double, 0.5,
+            minValue=0.01, maxValue=0.99))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.MIN_AREA, "Minimum polygon area (m²)", QgsProcessingParameterNumber.Double,
+            100.0, minValue=0.0))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.OVERLAP, "Tile overlap in pixels (-1: a quarter tile)",
+            QgsProcessingParameterNumber.Integer, -1, minValue=-1))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.BATCH_SIZE, "Batch size", QgsProcessingParameterNumber.Integer, 4, minValue=1))
+        self.addParameter(QgsProcessingParameterString(
+            self.DEVICE, "Device (auto, cpu, cuda:N; empty: the panel's choice)",
+            defaultValue="", optional=True))
+        self.addParameter(QgsProcessingParameterBoolean(
+            self.RESCALE, "Rescale imagery to the model's value range", False))
+        self.addParameter(QgsProcessingParameterCrs(
+            self.OUTPUT_CRS, "CRS of the polygons (default: the project's)", optional=True))
+        self.addParameter(QgsProcessingParameterVectorDestination(
+            self.OUTPUT, "Landslide polygons", QgsProcessing.TypeVectorPolygon))
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            self.PROBABILITY, "Landslide probability", optional=True,
+            createByDefault=True))
+        self.addOutput(QgsProcessingOutputNumber(self.COUNT, "Number of polygons"))
+        self.addOutput(QgsProcessingOutputNumber(self.TOTAL_AREA, "Total area (m²)"))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        from .. import detection
+
+        status = check_deps()
+        if not status.ok:
+            raise QgsProcessingException(status.message())
+        detect = backend_module("detect")
+        inference = backend_module("inference")
+        checkpoint = backend_module("checkpoint")
+
+        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
+        if layer is None:
+            raise QgsProcessingException("choose the imagery layer to search")
+        model_path = self.parameterAsFile(parameters, self.MODEL, context)
+        if not model_path:
+            bundled = detection.default_model()
+            if bundled is None:
+                raise QgsProcessingException(
+                    "no model given and this installation ships none; choose a model file "
+                    "(.pt) trained with the plugin or `python -m backend train`")
+            model_path = str(bundled)
+        out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        if not out.lower().endswith(".gpkg"):
+            raise QgsProcessingException(f"the polygons are written to a GeoPackage; name the "
+                                         f"output *.gpkg, not {Path(out).name}")
+        prob = self.parameterAsOutputLayer(parameters, self.PROBABILITY, context) or None
+        if prob and not prob.lower().endswith((".tif", ".tiff")):
+            raise QgsProcessingException(f"the probability map is a GeoTIFF; name it *.tif, "
+                                         f"not {Path(prob).name}")
+        bands = self.parameterAsInts(parameters, self.BANDS, context) or None
+        device = self.parameterAsString(parameters, self.DEVICE, context).strip() or \
+            PluginSettings.load().device
+        overlap = self.parameterAsInt(parameters, self.OVERLAP, context)
+        out_crs = self.parameterAsCrs(parameters, self.OUTPUT_CRS, context)
+        if not out_crs.isValid() and context.project() is not None:
+            out_crs = context.project().crs()
+        if not out_crs.isValid():
+            out_crs = layer.crs()
+        extent = extent_crs = None
+        if parameters.get(self.EXTENT):
+            rect = self.parameterAsExtent(parameters, self.EXTENT, context, layer.crs())
+            if not rect.isNull():
+                extent = (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum())
+                extent_crs = layer.crs().toWkt()
+        work = detection.work_folder()
+        try:
+            try:
+                loaded = checkpoint.load_model(Path(model_path))
+            except checkpoint.CheckpointError as exc:
+                raise QgsProcessingException(f"model {Path(model_path).name}: {exc}") from exc
+            aoi = None
+            source = self.parameterAsSource(parameters, self.AREA, context)
+            if source is not None:
+                aoi = detection.source_to_polygons(source, work)
+            try:
+                raster = detection.raster_source(
+                    layer, None if extent is None else rect, layer.crs(),
+                    loaded.contract.ground_resolution, work, feedback)
+            except ValueError as exc:
+                raise QgsProcessingException(str(exc)) from exc
+            opts = detect.DetectOptions(
+                bands=bands, extent=extent, extent_crs=extent_crs, aoi=aoi,
+                overlap=None if overlap < 0 else overlap,
+                batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
+                threshold=self.parameterAsDouble(parameters, self.THRESHOLD, context),
+                min_area=self.parameterAsDouble(parameters, self.MIN_AREA, context),
+                device=device, out_crs=out_crs.toWkt(),
+                rescale=self.parameterAsBool(parameters, self.RESCALE, context),
+                source_name=layer.name())
+            try:
+                plan = detect.plan_detection(loaded, raster, opts)
+                feedback.pushInfo(f"{layer.name()}: {plan.describe()}")
+                for w in plan.warnings:
+                    feedback.pushWarning(w)
+                result = detect.detect(
+                    loaded, raster, Path(out), Path(prob) if prob else None, opts,
+                    progress=lambda d, t: feedback.setProgress(100.0 * d / max(t, 1)),
+                    should_stop=feedback.isCanceled,
+                    log=feedback.pushInfo)
+            except inference.Cancelled:
+                feedback.reportError("cancelled: nothing was written")
+                return {}
+            except (ValueError, checkpoint.CheckpointError) as exc:
+                raise QgsProcessingException(f"{layer.name()}: {exc}") from exc
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        for w in result.warnings:
+            feedback.pushWarning(w)
+        feedback.pushInfo(result.summary())
+        title = f"{layer.name()} - {loaded.name}"
+        for path, qml, top in ((out, "landslides.qml", True),
+                               (prob, "probability.qml", False)):
+            if path and context.willLoadLayerOnCompletion(path):
+                styler = _Styler(qml, title, top)
+                DetectAlgorithm._stylers.append(styler)
+                context.layerToLoadOnCompletionDetails(path).setPostProcessor(styler)
+        return {self.OUTPUT: out, self.PROBABILITY: prob, self.COUNT: result.count,
+                self.TOTAL_AREA: result.total_area_m2}

@@ -1,0 +1,97 @@
+"""``mrife:detect`` in headless QGIS, on a real Sichuan scene with a synthetic georeference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from osgeo import gdal
+from qgis.core import (
+    QgsApplication,
+    QgsCoordinateReferenceSystem,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProject,
+    QgsRasterLayer,
+    QgsVectorLayer,
+)
+
+
+def run(params: dict, feedback=None, context=None):
+    alg = QgsApplication.processingRegistry().createAlgorithmById("mrife:detect")
+    context = context or QgsProcessingContext()
+    context.setProject(QgsProject.instance())
+    feedback = feedback or QgsProcessingFeedback()
+    ok = alg.prepare(params, context, feedback)
+    assert ok
+    return alg.runPrepared(params, context, feedback), context
+
+
+def test_detect_algorithm_end_to_end(plugin, scene_model, geo_scene, tmp_path):
+    import processing
+
+    project = QgsProject.instance()
+    project.setCrs(QgsCoordinateReferenceSystem("EPSG:32648"))
+    layer = QgsRasterLayer(str(geo_scene["raster"]), "scene 011")
+    project.addMapLayer(layer)
+    out, prob = tmp_path / "found.gpkg", tmp_path / "prob.tif"
+    context = QgsProcessingContext()
+    context.setProject(project)
+    result = processing.runAndLoadResults(
+        "mrife:detect", {"INPUT": layer, "MODEL": str(scene_model), "DEVICE": "cpu",
+                         "OUTPUT": str(out), "PROBABILITY": str(prob)}, context=context)
+    assert result["COUNT"] > 0 and Path(result["OUTPUT"]) == out and out.exists()
+    polys = QgsVectorLayer(f"{out}|layername=landslides", "p", "ogr")
+    names = polys.fields().names()
+    for field in ("id", "mean_prob", "max_prob", "area_m2", "perimeter_m", "model",
+                  "model_sha", "source", "created"):
+        assert field in names
+    assert {f["source"] for f in polys.getFeatures()} == {"scene 011"}
+    # the loaded layers: styled, in the result group, polygons above the probability map
+    group = project.layerTreeRoot().findGroup("MRIFE detections")
+    assert group is not None
+    sub = group.children()[0]
+    layers = [n.layer() for n in sub.findLayers()]
+    assert [lyr.type() for lyr in layers] == [polys.type(), layer.type()]
+    assert layers[0].renderer().type() == "graduatedSymbol"
+    assert layers[0].renderer().classAttribute() == "mean_prob"
+    assert layers[1].renderer().type() == "singlebandpseudocolor"
+    project.removeAllMapLayers()
+    project.layerTreeRoot().removeAllChildren()
+
+
+def test_detect_algorithm_cancel_leaves_nothing(plugin, scene_model, geo_scene, tmp_path):
+    feedback = QgsProcessingFeedback()
+    feedback.progressChanged.connect(lambda p: p > 20 and feedback.cancel())
+    layer = QgsRasterLayer(str(geo_scene["raster"]), "scene")
+    result, _ = run({"INPUT": layer, "MODEL": str(scene_model), "DEVICE": "cpu",
+                     "BATCH_SIZE": 1, "OUTPUT": str(tmp_path / "x.gpkg"),
+                     "PROBABILITY": str(tmp_path / "x.tif")}, feedback)
+    assert feedback.isCanceled()
+    assert result == {} and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("case", ["no_crs", "outside", "bands", "model"])
+def test_detect_algorithm_bad_input(plugin, scene_model, geo_scene, sichuan_dir, tmp_path, case):
+    params = {"INPUT": str(geo_scene["raster"]), "MODEL": str(scene_model), "DEVICE": "cpu",
+              "OUTPUT": str(tmp_path / "x.gpkg")}
+    expect = {"no_crs": "Landslide011: Landslide011.png has no coordinate reference system",
+              "outside": "does not overlap",
+              "bands": r"needs 3 band\(s\)",
+              "model": "model broken.pt: .*corrupt"}[case]
+    if case == "no_crs":
+        params["INPUT"] = str(sichuan_dir / "images" / "Landslide011.png")
+    elif case == "outside":
+        params["EXTENT"] = "0,10,0,10 [EPSG:32648]"
+    elif case == "bands":
+        one = tmp_path / "one.tif"
+        gdal.Translate(str(one), str(geo_scene["raster"]), bandList=[1])
+        params["INPUT"] = str(one)
+    else:
+        bad = tmp_path / "broken.pt"
+        bad.write_bytes(scene_model.read_bytes()[:4000])
+        params["MODEL"] = str(bad)
+    with pytest.raises(QgsProcessingException, match=expect):
+        run(params)
+    assert not (tmp_path / "x.gpkg").exists()
