@@ -25,6 +25,11 @@ class MrifeDock(BASE_CLASS, FORM_CLASS):
         self.settings = PluginSettings.load()
         self.refresh_devices()
         self.deviceCombo.currentIndexChanged.connect(self._device_chosen)
+        from .detect_panel import DetectPanel
+
+        self.detectPanel = DetectPanel(iface, self.selected_device, self.detectTab)
+        self.detectPlaceholder.hide()
+        self.detectLayout.addWidget(self.detectPanel)
 
     def tr(self, text: str) -> str:
         return QCoreApplication.translate("MrifeDock", text)

@@ -14,6 +14,7 @@ from qgis.core import (
     QgsProcessingFeedback,
     QgsProject,
     QgsRasterLayer,
+    QgsRectangle,
     QgsVectorLayer,
 )
 
@@ -95,3 +96,74 @@ def test_detect_algorithm_bad_input(plugin, scene_model, geo_scene, sichuan_dir,
     with pytest.raises(QgsProcessingException, match=expect):
         run(params)
     assert not (tmp_path / "x.gpkg").exists()
+
+
+# --- the panel's Detect tab: a QgsTask --------------------------------------------------------
+
+def _wait(panel, seconds: float = 240.0) -> None:
+    import time
+
+    from qgis.PyQt.QtCore import QCoreApplication
+
+    end = time.monotonic() + seconds
+    while panel.task is not None and time.monotonic() < end:
+        QCoreApplication.processEvents()
+        time.sleep(0.02)
+    assert panel.task is None, "detection task did not finish"
+
+
+def _panel(plugin, scene_model, geo_scene, tmp_path):
+    project = QgsProject.instance()
+    project.setCrs(QgsCoordinateReferenceSystem("EPSG:32648"))
+    layer = QgsRasterLayer(str(geo_scene["raster"]), "scene 011")
+    project.addMapLayer(layer)
+    plugin.action.trigger()
+    panel = plugin.dock.detectPanel
+    panel.layerCombo.setLayer(layer)
+    panel.modelWidget.setFilePath(str(scene_model))
+    panel.areaCombo.setCurrentIndex(1)              # whole layer
+    panel.outWidget.setFilePath(str(tmp_path))
+    plugin.dock.deviceCombo.setCurrentIndex(plugin.dock.deviceCombo.findData("cpu"))
+    return panel, layer
+
+
+def test_panel_runs_detection_as_task(plugin, scene_model, geo_scene, tmp_path):
+    panel, _ = _panel(plugin, scene_model, geo_scene, tmp_path)
+    assert "deeplabv3plus" in panel.modelInfo.text() and "2 m/px" in panel.modelInfo.text()
+    assert panel.start()
+    assert not panel.runButton.isEnabled() and panel.cancelButton.isEnabled()
+    _wait(panel)
+    r = panel.last_result
+    assert r is not None and r.count > 0
+    assert "landslide polygon(s)" in panel.last_message and "CPU" in panel.last_message
+    group = QgsProject.instance().layerTreeRoot().findGroup("MRIFE detections")
+    layers = [n.layer() for n in group.children()[0].findLayers()]
+    assert layers[0].renderer().type() == "graduatedSymbol"
+    assert layers[1].renderer().type() == "singlebandpseudocolor"
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".gpkg", ".qml", ".tif"]
+    QgsProject.instance().removeAllMapLayers()
+    QgsProject.instance().layerTreeRoot().removeAllChildren()
+
+
+def test_panel_cancel_leaves_nothing(plugin, scene_model, geo_scene, tmp_path):
+    panel, _ = _panel(plugin, scene_model, geo_scene, tmp_path)
+    panel.batch.setValue(1)
+    assert panel.start()
+    panel.task.progressChanged.connect(lambda p: p > 10 and panel.cancel())
+    _wait(panel)
+    assert panel.last_result is None or panel.last_message.startswith("Detection cancelled")
+    assert "cancelled" in panel.last_message
+    assert list(tmp_path.iterdir()) == []
+    QgsProject.instance().removeAllMapLayers()
+
+
+def test_panel_reports_bad_input_in_message_bar(plugin, scene_model, geo_scene, tmp_path):
+    panel, layer = _panel(plugin, scene_model, geo_scene, tmp_path)
+    panel.areaCombo.setCurrentIndex(2)             # drawn rectangle, none drawn yet
+    assert not panel.start()
+    assert "draw a rectangle" in panel.last_message
+    panel.set_drawn_extent(QgsRectangle(0, 0, 10, 10), QgsCoordinateReferenceSystem("EPSG:32648"))
+    assert not panel.start()
+    assert panel.last_message.startswith("scene 011:") and "does not overlap" in \
+        panel.last_message
+    QgsProject.instance().removeAllMapLayers()

@@ -1,0 +1,354 @@
+"""The panel's Detect tab: pick imagery, a model and an area, run detection as a QgsTask (QGIS
+stays responsive; progress per tile; cancel), get styled layers and a summary."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from datetime import datetime
+from pathlib import Path
+
+from qgis.core import (
+    Qgis,
+    QgsApplication,
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsMapLayerProxyModel,
+    QgsProject,
+    QgsRectangle,
+    QgsTask,
+)
+from qgis.gui import QgsFileWidget, QgsMapLayerComboBox, QgsMapToolExtent
+from qgis.PyQt.QtCore import pyqtSignal
+from qgis.PyQt.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .. import detection
+from ..deps import check_deps
+from ..paths import backend_module
+
+AREAS = ("Visible map extent", "Whole layer", "Rectangle drawn on the map",
+         "Inside polygons of a layer")
+ASK_ABOVE_SECONDS = 15 * 60      # ask before runs estimated longer than this
+
+
+class DetectTask(QgsTask):
+    """Runs ``backend.detect.detect`` off the main thread. Results are read in ``finished``."""
+
+    def __init__(self, description: str, kwargs: dict, workdir: Path):
+        super().__init__(description, QgsTask.CanCancel)
+        self.kwargs = kwargs
+        self.workdir = workdir
+        self.result = None
+        self.error: str | None = None
+        self.cancelled = False
+        self.on_done = None
+
+    def run(self) -> bool:
+        detect = backend_module("detect")
+        inference = backend_module("inference")
+        try:
+            self.result = detect.detect(
+                progress=lambda d, t: self.setProgress(100.0 * d / max(t, 1)),
+                should_stop=self.isCanceled, **self.kwargs)
+            return True
+        except inference.Cancelled:
+            self.cancelled = True
+            return False
+        except Exception as exc:  # shown in the message bar, never a traceback dialog
+            self.error = str(exc) if isinstance(exc, ValueError) else \
+                f"{type(exc).__name__}: {exc}"
+            return False
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def finished(self, ok: bool) -> None:
+        if self.on_done is not None:
+            self.on_done(self, ok)
+
+
+class DetectPanel(QWidget):
+    """Widgets of the Detect tab; ``task`` is the running QgsTask, if any."""
+
+    finishedRun = pyqtSignal(bool)  # noqa: N815 (Qt naming)
+
+    def __init__(self, iface, device_getter, parent=None) -> None:
+        super().__init__(parent)
+        self.iface = iface
+        self.device_getter = device_getter
+        self.task: DetectTask | None = None
+        self.drawn: QgsRectangle | None = None
+        self.drawn_crs: QgsCoordinateReferenceSystem | None = None
+        self._timings: dict = {}
+        self.last_result = None
+        self.last_message = ""
+        form = QFormLayout()
+        self.layerCombo = QgsMapLayerComboBox()
+        self.layerCombo.setFilters(QgsMapLayerProxyModel.RasterLayer)
+        form.addRow("Imagery", self.layerCombo)
+        self.modelWidget = QgsFileWidget()
+        self.modelWidget.setFilter("MRIFE models (*.pt)")
+        bundled = detection.default_model()
+        self.modelWidget.lineEdit().setPlaceholderText(
+            "bundled model" if bundled else "choose a model file (.pt)")
+        self.modelWidget.fileChanged.connect(self._describe_model)
+        form.addRow("Model", self.modelWidget)
+        self.modelInfo = QLabel()
+        self.modelInfo.setWordWrap(True)
+        form.addRow("", self.modelInfo)
+        self.areaCombo = QComboBox()
+        self.areaCombo.addItems(AREAS)
+        form.addRow("Area", self.areaCombo)
+        row = QHBoxLayout()
+        self.drawButton = QPushButton("Draw rectangle")
+        self.drawButton.clicked.connect(self._draw)
+        self.polygonCombo = QgsMapLayerComboBox()
+        self.polygonCombo.setFilters(QgsMapLayerProxyModel.PolygonLayer)
+        self.polygonCombo.setAllowEmptyLayer(True)
+        self.selectedOnly = QCheckBox("selected only")
+        self.selectedOnly.setChecked(True)
+        for w in (self.drawButton, self.polygonCombo, self.selectedOnly):
+            row.addWidget(w)
+        form.addRow("", row)
+        self.threshold = QDoubleSpinBox()
+        self.threshold.setRange(0.01, 0.99)
+        self.threshold.setSingleStep(0.05)
+        self.threshold.setValue(0.5)
+        form.addRow("Threshold", self.threshold)
+        self.minArea = QDoubleSpinBox()
+        self.minArea.setRange(0, 1e9)
+        self.minArea.setValue(100.0)
+        self.minArea.setSuffix(" m²")
+        form.addRow("Minimum area", self.minArea)
+        self.overlap = QSpinBox()
+        self.overlap.setRange(-1, 4096)
+        self.overlap.setValue(-1)
+        self.overlap.setSpecialValueText("auto (a quarter tile)")
+        form.addRow("Tile overlap (px)", self.overlap)
+        self.batch = QSpinBox()
+        self.batch.setRange(1, 256)
+        self.batch.setValue(4)
+        form.addRow("Batch size", self.batch)
+        self.outWidget = QgsFileWidget()
+        self.outWidget.setStorageMode(QgsFileWidget.GetDirectory)
+        self.outWidget.lineEdit().setPlaceholderText("project folder, else a temporary folder")
+        form.addRow("Save results in", self.outWidget)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        buttons = QHBoxLayout()
+        self.runButton = QPushButton("Detect")
+        self.runButton.clicked.connect(self.start)
+        self.cancelButton = QPushButton("Cancel")
+        self.cancelButton.setEnabled(False)
+        self.cancelButton.clicked.connect(self.cancel)
+        buttons.addWidget(self.runButton)
+        buttons.addWidget(self.cancelButton)
+        layout.addLayout(buttons)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        layout.addWidget(self.progress)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+        self._describe_model()
+
+    # -- inputs --------------------------------------------------------------------------------
+    def model_path(self) -> Path | None:
+        text = self.modelWidget.filePath().strip()
+        return Path(text) if text else detection.default_model()
+
+    def _describe_model(self, *_args) -> None:
+        path = self.model_path()
+        if path is None:
+            self.modelInfo.setText("No model yet: choose a model file.")
+            return
+        if not check_deps().ok:
+            self.modelInfo.setText("")
+            return
+        try:
+            meta = backend_module("checkpoint").read_payload(path)
+        except Exception as exc:  # a bad file is reported, not raised
+            self.modelInfo.setText(f"{path.name}: {exc}")
+            return
+        c = meta.get("data_contract", {})
+        arch = meta.get("model_config", {}).get("arch", "?")
+        res = c.get("ground_resolution")
+        self.modelInfo.setText(
+            f"{arch}, {len(c.get('bands', []))} bands ({', '.join(c.get('bands', []))}), "
+            f"{c.get('tile_size')} px tiles at "
+            f"{f'{res:g} m/px' if res else 'native resolution'}")
+
+    def _draw(self) -> None:
+        canvas = self.iface.mapCanvas()
+        self._tool = QgsMapToolExtent(canvas)
+        self._previous_tool = canvas.mapTool()
+
+        def done(rect: QgsRectangle) -> None:
+            self.set_drawn_extent(rect, canvas.mapSettings().destinationCrs())
+            if self._previous_tool is not None:
+                canvas.setMapTool(self._previous_tool)
+
+        self._tool.extentChanged.connect(done)
+        canvas.setMapTool(self._tool)
+
+    def set_drawn_extent(self, rect: QgsRectangle, crs: QgsCoordinateReferenceSystem) -> None:
+        self.drawn, self.drawn_crs = QgsRectangle(rect), crs
+        self.areaCombo.setCurrentIndex(AREAS.index("Rectangle drawn on the map"))
+
+    def _area(self, layer) -> tuple:
+        """(extent, extent CRS, polygon layer, selected only) for the chosen area."""
+        choice = AREAS[self.areaCombo.currentIndex()]
+        if choice == "Visible map extent":
+            canvas = self.iface.mapCanvas()
+            return canvas.extent(), canvas.mapSettings().destinationCrs(), None, False
+        if choice == "Rectangle drawn on the map":
+            if self.drawn is None or self.drawn.isEmpty():
+                raise ValueError("draw a rectangle on the map first (Draw rectangle)")
+            return self.drawn, self.drawn_crs, None, False
+        if choice == "Inside polygons of a layer":
+            poly = self.polygonCombo.currentLayer()
+            if poly is None:
+                raise ValueError("choose the polygon layer that outlines the area")
+            return None, None, poly, self.selectedOnly.isChecked()
+        return None, None, None, False
+
+    def _out_folder(self) -> Path:
+        text = self.outWidget.filePath().strip()
+        if text:
+            return Path(text)
+        home = QgsProject.instance().homePath()
+        return Path(home) if home else detection.work_folder()
+
+    # -- running -------------------------------------------------------------------------------
+    def confirm_large(self, text: str) -> bool:
+        """Ask before a very long run (tests replace this)."""
+        return QMessageBox.question(self, "MRIFE detection", text) == QMessageBox.Yes
+
+    def _say(self, text: str, level=Qgis.Info) -> None:
+        self.last_message = text
+        self.status.setText(text)
+        bar = self.iface.messageBar()
+        if bar is not None:
+            bar.pushMessage("MRIFE", text, level, 10 if level == Qgis.Success else 0)
+
+    def start(self) -> bool:
+        """Check the inputs, estimate, and start the task; False (with a message) if not."""
+        status = check_deps()
+        if not status.ok:
+            self._say(status.message(), Qgis.Critical)
+            return False
+        layer = self.layerCombo.currentLayer()
+        if layer is None:
+            self._say("Choose the imagery layer to search.", Qgis.Warning)
+            return False
+        model = self.model_path()
+        if model is None:
+            self._say("Choose a model file (.pt).", Qgis.Warning)
+            return False
+        detect = backend_module("detect")
+        checkpoint = backend_module("checkpoint")
+        work = detection.work_folder()
+        try:
+            loaded = checkpoint.load_model(model)
+            extent, ecrs, poly, selected = self._area(layer)
+            if extent is not None and ecrs is not None and ecrs.isValid() and \
+                    ecrs != layer.crs():
+                tr = QgsCoordinateTransform(ecrs, layer.crs(), QgsProject.instance())
+                extent = tr.transformBoundingBox(extent)
+            aoi = detection.write_polygons(poly, selected, work) if poly is not None else None
+            raster = detection.raster_source(layer, extent, layer.crs(),
+                                             loaded.contract.ground_resolution, work)
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            base = re.sub(r"[^\w.-]+", "_", layer.name()) + f"_{stamp}"
+            out = self._out_folder()
+            opts = detect.DetectOptions(
+                extent=None if extent is None else (extent.xMinimum(), extent.yMinimum(),
+                                                    extent.xMaximum(), extent.yMaximum()),
+                extent_crs=layer.crs().toWkt() if extent is not None else None, aoi=aoi,
+                overlap=None if self.overlap.value() < 0 else self.overlap.value(),
+                batch_size=self.batch.value(), threshold=self.threshold.value(),
+                min_area=self.minArea.value(), device=self.device_getter(),
+                out_crs=QgsProject.instance().crs().toWkt()
+                if QgsProject.instance().crs().isValid() else None,
+                source_name=layer.name())
+            plan = detect.plan_detection(loaded, raster, opts)
+            dev = backend_module("devices").resolve_device(opts.device)
+            key = (str(model), dev.key, opts.batch_size)
+            if key not in self._timings:
+                self._timings[key] = detect.seconds_per_tile(loaded, dev.key, opts.batch_size)
+            estimate = plan.tiles * self._timings[key]
+        except (ValueError, checkpoint.CheckpointError) as exc:
+            shutil.rmtree(work, ignore_errors=True)
+            self._say(f"{layer.name()}: {exc}", Qgis.Critical)
+            return False
+        text = (f"{plan.describe()}; about {_duration(estimate)} on {dev.label}")
+        if estimate > ASK_ABOVE_SECONDS and not self.confirm_large(
+                f"This detection covers {text}. Start it?"):
+            shutil.rmtree(work, ignore_errors=True)
+            self._say("Not started.", Qgis.Info)
+            return False
+        kwargs = dict(model=loaded, raster=raster, out_vector=out / f"{base}.gpkg",
+                      probability=out / f"{base}_probability.tif", options=opts)
+        self.task = DetectTask(f"MRIFE detection on {layer.name()}", kwargs, work)
+        self.task.on_done = self._done
+        self.task.progressChanged.connect(lambda p: self.progress.setValue(int(p)))
+        self._title = f"{layer.name()} - {loaded.name}"
+        self._started = time.monotonic()
+        self.runButton.setEnabled(False)
+        self.cancelButton.setEnabled(True)
+        self.progress.setValue(0)
+        self.status.setText(f"Running: {text}")
+        QgsApplication.taskManager().addTask(self.task)
+        return True
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.status.setText("Cancelling...")
+            self.task.cancel()
+
+    def _done(self, task: DetectTask, ok: bool) -> None:
+        self.runButton.setEnabled(True)
+        self.cancelButton.setEnabled(False)
+        self.task = None
+        if ok and task.result is not None:
+            r = task.result
+            self.last_result = r
+            try:
+                detection.add_results(QgsProject.instance(), r.vector, r.probability,
+                                      self._title)
+            except ValueError as exc:
+                self._say(str(exc), Qgis.Critical)
+                self.finishedRun.emit(False)
+                return
+            self.progress.setValue(100)
+            self._say(r.summary() + "".join(f"; {w}" for w in r.warnings), Qgis.Success)
+            self.finishedRun.emit(True)
+        elif task.cancelled or task.isCanceled():
+            self.progress.setValue(0)
+            self._say("Detection cancelled; nothing was written.", Qgis.Info)
+            self.finishedRun.emit(False)
+        else:
+            self._say(f"Detection failed: {task.error}", Qgis.Critical)
+            self.finishedRun.emit(False)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
