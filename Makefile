@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export QT_QPA_PLATFORM ?= offscreen
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup test test-fast lint package qgis demo bench bench-models bench-accuracy clean
+.PHONY: help setup test test-fast lint package qgis demo bench bench-models bench-accuracy bench-detect clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -31,10 +31,13 @@ qgis: setup  ## start QGIS desktop with the plugin (live source) and the venv's 
 demo: setup  ## the main job on the bundled sample
 	$(PY) scripts/demo.py
 
-bench: bench-models  ## all benchmarks; numbers go to docs/
+bench: bench-models bench-detect  ## all benchmarks; numbers go to docs/
 
 bench-models: setup  ## parameter counts and forward time per 512 px tile for every network
 	$(PY) bench/bench_models.py --out docs/benchmarks-models.md
+
+bench-detect: setup  ## detection end to end vs bare model forward, and peak memory, by raster size
+	$(PY) bench/bench_detect.py --out docs/benchmarks-detect.md
 
 bench-accuracy: setup  ## train/evaluate baseline, ICSSN, MRIFE and ablations on Sichuan (CPU, ~1 h)
 	$(PY) bench/bench_accuracy.py --out docs/results.md
