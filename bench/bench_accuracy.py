@@ -49,7 +49,21 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--work", type=Path, default=ROOT / "build" / "bench-accuracy")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--table-from", type=Path, help="only write the table from the JSON lines "
+                    "of an earlier (possibly unfinished) run's log")
     args = ap.parse_args()
+    if args.table_from:
+        runs: dict[str, list[dict]] = {}
+        for line in args.table_from.read_text().splitlines():
+            if line.startswith("{"):
+                rec = json.loads(line)
+                rec["train_seconds"] = rec.pop("train_s")
+                runs.setdefault(rec["row"], []).append(rec)
+        text = table(runs, args, None, f"rows from the log {args.table_from.name}")
+        print(text)
+        if args.out:
+            args.out.write_text(text)
+        return
 
     data = FolderData(args.data / "images", args.data / "masks", tile_size=args.tile_size,
                       source_resolution=args.source_resolution,
@@ -74,18 +88,25 @@ def main() -> None:
     wall = time.monotonic() - t_all
     name = dev.name if dev.key != "cpu" else f"CPU ({platform.machine()}, " \
         f"{torch.get_num_threads()} threads)"
+    text = table(results, args, split, f"{name}; torch {torch.__version__}; total wall time "
+                 f"{wall / 60:.1f} min")
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+
+
+def table(results: dict[str, list[dict]], args, split: dict | None, run_facts: str) -> str:
     lines = ["# Measured comparison on the Sichuan scenes", "",
              f"Command: `{' '.join(['python'] + sys.argv)}`", "",
-             f"Device: {name}; torch {torch.__version__}; total wall time {wall / 60:.1f} min.",
+             f"Device: {run_facts}.",
              f"Backbone {args.backbone}, tiles {args.tile_size} px at "
              f"{args.ground_resolution} m/px "
              f"(scenes resampled from ~{args.source_resolution} m/px), {args.epochs} epochs, batch "
-             f"{args.batch_size}, SGD lr {args.lr}, seeds {args.seeds}; scene split (seed 0): "
-             f"{len(split['train'])} train / {len(split['val'])} val / {len(split['test'])} test "
-             "scenes. Test metrics over whole test scenes (pixel counts summed), "
-             "mean ± standard deviation over seeds.", "",
-             "| method | " + " | ".join(KEYS) + " | train min / run |",
-             "|---|" + "---:|" * (len(KEYS) + 1)]
+             f"{args.batch_size}, SGD lr {args.lr}, seeds {args.seeds}; 6:2:2 scene split with "
+             "seed 0. Test metrics over whole test scenes (pixel counts summed), mean ± "
+             "standard deviation over seeds (n = runs per row).", "",
+             "| method | n | " + " | ".join(KEYS) + " | train min / run |",
+             "|---|---:|" + "---:|" * (len(KEYS) + 1)]
     labels = dict((r, lab) for lab, r in ROWS)
     for row, runs in results.items():
         cells = []
@@ -94,12 +115,11 @@ def main() -> None:
             sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
             cells.append(f"{statistics.mean(vals):.4f} ± {sd:.4f}")
         mins = statistics.mean(r["train_seconds"] for r in runs) / 60
-        lines.append(f"| {labels.get(row, row)} | " + " | ".join(cells) + f" | {mins:.1f} |")
-    lines += ["", "Test scenes: " + ", ".join(split["test"]), ""]
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        args.out.write_text(text)
+        lines.append(f"| {labels.get(row, row)} | {len(runs)} | " + " | ".join(cells)
+                     + f" | {mins:.1f} |")
+    if split:
+        lines += ["", "Test scenes: " + ", ".join(split["test"])]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
