@@ -49,6 +49,8 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--work", type=Path, default=ROOT / "build" / "bench-accuracy")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--reuse", action="store_true", help="evaluate runs an earlier (interrupted) "
+                    "bench finished instead of training them again")
     ap.add_argument("--table-from", type=Path, help="only write the table from the JSON lines "
                     "of an earlier (possibly unfinished) run's log")
     args = ap.parse_args()
@@ -77,9 +79,15 @@ def main() -> None:
             cfg = preset(row, backbone=args.backbone)
             out = args.work / f"{row.replace('+', 'p')}-seed{seed}.pt"
             t = time.monotonic()
-            train_on_folder(data, cfg, TrainConfig(epochs=args.epochs, batch_size=args.batch_size,
-                                                   lr=args.lr, seed=seed, device=dev.key), out)
-            train_s = time.monotonic() - t
+            done = out.with_suffix(".done.json")
+            if args.reuse and done.exists():      # finished by an earlier, interrupted run
+                train_s = json.loads(done.read_text())["train_s"]
+            else:
+                train_on_folder(data, cfg, TrainConfig(epochs=args.epochs,
+                                                       batch_size=args.batch_size, lr=args.lr,
+                                                       seed=seed, device=dev.key), out)
+                train_s = time.monotonic() - t
+                done.write_text(json.dumps({"train_s": train_s}))
             m = evaluate_scenes(load_model(out, dev.key), parts["test"], device=dev.key)
             m["train_seconds"] = train_s
             results.setdefault(row, []).append(m)
