@@ -196,7 +196,10 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
                 source_name=layer.name())
             try:
                 plan = detect.plan_detection(loaded, raster, opts)
-                feedback.pushInfo(f"{layer.name()}: {plan.describe()}")
+                dev = backend_module("devices").resolve_device(device)
+                per_tile = detect.seconds_per_tile(loaded, dev.key, opts.batch_size)
+                feedback.pushInfo(f"{layer.name()}: {plan.describe()}; estimated "
+                                  f"{plan.tiles * per_tile / 60:.1f} min on {dev.label}")
                 for w in plan.warnings:
                     feedback.pushWarning(w)
                 result = detect.detect(
