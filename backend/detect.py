@@ -33,7 +33,7 @@ import numpy as np
 from osgeo import gdal, ogr, osr
 
 from .checkpoint import LoadedModel, check_bands, file_checksum, load_model
-from .geodata import utm_epsg
+from .geodata import GeoLoadReport, burn, layer_geometries, utm_epsg
 from .inference import Cancelled, grid_windows, stream_predict
 
 gdal.UseExceptions()
@@ -174,29 +174,13 @@ def _transform_bounds(b, src: osr.SpatialReference, dst: osr.SpatialReference):
 
 
 def _aoi_geometries(path: Path, target: osr.SpatialReference) -> list[ogr.Geometry]:
+    """The area polygons in the working CRS (repaired, reprojected); lines and points are
+    ignored."""
     try:
-        src = ogr.Open(str(path))
-    except RuntimeError as exc:
+        geoms = layer_geometries(path, target, GeoLoadReport(), count=False)
+    except (RuntimeError, ValueError) as exc:
         raise DetectionError(f"cannot open the area polygons {Path(path).name}: {exc}") from exc
-    layer = src.GetLayer(0)
-    srs = layer.GetSpatialRef()
-    ct = None
-    if srs is not None:
-        srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-        if not srs.IsSame(target):
-            ct = osr.CoordinateTransformation(srs, target)
-    geoms = []
-    for feat in layer:
-        g = feat.GetGeometryRef()
-        if g is None or g.IsEmpty():
-            continue
-        g = g.Clone()
-        if not g.IsValid():
-            g = g.MakeValid()
-        if ct is not None:
-            g.Transform(ct)
-        if g.GetDimension() == 2:
-            geoms.append(g)
+    geoms = [g for g in geoms if g.GetDimension() == 2]
     if not geoms:
         raise DetectionError(f"the area layer {Path(path).name} holds no polygons; choose a "
                              "polygon layer (or select at least one polygon)")
@@ -339,21 +323,28 @@ def plan_detection(model: Path | LoadedModel, raster: Path,
     return make_grid(loaded, raster, options or DetectOptions())[1]
 
 
+_TIMINGS: dict[tuple, float] = {}
+
+
 def seconds_per_tile(loaded: LoadedModel, device: str = "cpu", batch_size: int = 4,
                      amp: bool = False) -> float:
-    """Measured forward time per tile on ``device`` (one warm-up batch, one timed batch)."""
+    """Measured forward time per tile on ``device`` (one warm-up batch, one timed batch),
+    remembered per model file, device, batch size and precision."""
     import torch
 
     from .inference import predict_batch
 
-    t = loaded.contract.tile_size
-    x = np.zeros((batch_size, len(loaded.contract.bands), t, t), dtype=np.float32)
-    dev = torch.device(device)
-    loaded.model.to(dev)
-    predict_batch(loaded.model, x, dev, amp)
-    t0 = time.perf_counter()
-    predict_batch(loaded.model, x, dev, amp)
-    return (time.perf_counter() - t0) / batch_size
+    key = (str(loaded.path) if loaded.path else id(loaded.model), device, batch_size, amp)
+    if key not in _TIMINGS:
+        t = loaded.contract.tile_size
+        x = np.zeros((batch_size, len(loaded.contract.bands), t, t), dtype=np.float32)
+        dev = torch.device(device)
+        loaded.model.to(dev)
+        predict_batch(loaded.model, x, dev, amp)
+        t0 = time.perf_counter()
+        predict_batch(loaded.model, x, dev, amp)
+        _TIMINGS[key] = (time.perf_counter() - t0) / batch_size
+    return _TIMINGS[key]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -515,7 +506,8 @@ def _run(loaded, grid, plan, aoi, mapping, opts, dev, tmp: Path, out_vector: Pat
     aoi_ds = None
     if aoi is not None:
         aoi_ds = _gtiff(tmp / "aoi.tif", grid, gdal.GDT_Byte, None)
-        _burn(aoi_ds, aoi, tmp)
+        burn(aoi_ds, aoi)
+        aoi_ds.FlushCache()
     bands = [grid.GetRasterBand(b + 1) for b in range(n)]
     masks = [b.GetMaskBand() for b in bands]
 
@@ -581,17 +573,6 @@ def _run(loaded, grid, plan, aoi, mapping, opts, dev, tmp: Path, out_vector: Pat
                         warnings=rep.warnings)
 
 
-def _burn(ds: gdal.Dataset, geoms: list[ogr.Geometry], tmp: Path) -> None:
-    vds = ogr.GetDriverByName("Memory").CreateDataSource("")
-    lyr = vds.CreateLayer("aoi", ds.GetSpatialRef(), ogr.wkbUnknown)
-    for g in geoms:
-        f = ogr.Feature(lyr.GetLayerDefn())
-        f.SetGeometry(g)
-        lyr.CreateFeature(f)
-    gdal.RasterizeLayer(ds, [1], lyr, burn_values=[1])
-    ds.FlushCache()
-
-
 def _polygons(mask_ds: gdal.Dataset, prob_ds: gdal.Dataset, plan: DetectPlan,
               opts: DetectOptions, tmp: Path) -> tuple[list[dict], int]:
     """Polygonise the mask (holes kept, 4-connected), drop small polygons, measure each one's
@@ -619,15 +600,7 @@ def _polygons(mask_ds: gdal.Dataset, prob_ds: gdal.Dataset, plan: DetectPlan,
                                                ["COMPRESS=DEFLATE", "TILED=NO"])
     ids.SetGeoTransform(mask_ds.GetGeoTransform())
     ids.SetProjection(mask_ds.GetProjection())
-    if keep:
-        ilyr = vds.CreateLayer("keep", srs, ogr.wkbPolygon)
-        ilyr.CreateField(ogr.FieldDefn("k", ogr.OFTInteger))
-        for i, k in enumerate(keep):
-            f = ogr.Feature(ilyr.GetLayerDefn())
-            f.SetField("k", i + 1)
-            f.SetGeometry(k["geom"])
-            ilyr.CreateFeature(f)
-        gdal.RasterizeLayer(ids, [1], ilyr, options=["ATTRIBUTE=k"])
+    burn(ids, [k["geom"] for k in keep], list(range(1, len(keep) + 1)))
     n = len(keep) + 1
     sums, counts = np.zeros(n), np.zeros(n)
     maxs = np.zeros(n)

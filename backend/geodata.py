@@ -65,7 +65,7 @@ def open_grid(raster: Path, ground_resolution: float | None) -> gdal.Dataset:
                      "bilinear", **options)
 
 
-def _layer_geometries(path: Path, target: osr.SpatialReference, report: GeoLoadReport,
+def layer_geometries(path: Path, target: osr.SpatialReference, report: GeoLoadReport,
                       count: bool) -> list[ogr.Geometry]:
     src = ogr.Open(str(path))
     if src is None:
@@ -96,21 +96,41 @@ def _layer_geometries(path: Path, target: osr.SpatialReference, report: GeoLoadR
     return geoms
 
 
+def memory_layer(geoms: list[ogr.Geometry], srs: osr.SpatialReference | None,
+                 values: list[int] | None = None) -> tuple[ogr.DataSource, ogr.Layer]:
+    """An in-memory OGR layer holding ``geoms`` (with integer field ``v`` = ``values`` when
+    given). Keep the returned data source alive while the layer is used."""
+    vds = ogr.GetDriverByName("Memory").CreateDataSource("")
+    lyr = vds.CreateLayer("m", srs, ogr.wkbUnknown)
+    if values is not None:
+        lyr.CreateField(ogr.FieldDefn("v", ogr.OFTInteger))
+    for i, g in enumerate(geoms):
+        f = ogr.Feature(lyr.GetLayerDefn())
+        if values is not None:
+            f.SetField("v", int(values[i]))
+        f.SetGeometry(g)
+        lyr.CreateFeature(f)
+    return vds, lyr
+
+
+def burn(ds: gdal.Dataset, geoms: list[ogr.Geometry], values: list[int] | None = None) -> None:
+    """Rasterise polygons into band 1 of ``ds`` (pixel centres): 1, or each one's value."""
+    if not geoms:
+        return
+    _vds, lyr = memory_layer(geoms, ds.GetSpatialRef(), values)
+    if values is None:
+        gdal.RasterizeLayer(ds, [1], lyr, burn_values=[1])
+    else:
+        gdal.RasterizeLayer(ds, [1], lyr, options=["ATTRIBUTE=v"])
+
+
 def rasterize(geoms: list[ogr.Geometry], grid: gdal.Dataset) -> np.ndarray:
     """(H, W) uint8: 1 inside any of the polygons (pixel centres), else 0."""
     mem = gdal.GetDriverByName("MEM").Create("", grid.RasterXSize, grid.RasterYSize, 1,
                                              gdal.GDT_Byte)
     mem.SetGeoTransform(grid.GetGeoTransform())
     mem.SetProjection(grid.GetProjection())
-    if geoms:
-        drv = ogr.GetDriverByName("Memory")
-        vds = drv.CreateDataSource("")
-        lyr = vds.CreateLayer("p", grid.GetSpatialRef(), ogr.wkbUnknown)
-        for g in geoms:
-            f = ogr.Feature(lyr.GetLayerDefn())
-            f.SetGeometry(g)
-            lyr.CreateFeature(f)
-        gdal.RasterizeLayer(mem, [1], lyr, burn_values=[1])
+    burn(mem, geoms)
     return mem.GetRasterBand(1).ReadAsArray().astype(np.uint8)
 
 
@@ -124,7 +144,7 @@ def load_raster_scenes(raster: Path, landslides: Path, mapped_area: Path | None 
     report = GeoLoadReport()
     grid = open_grid(raster, ground_resolution)
     target = grid.GetSpatialRef()
-    polys = _layer_geometries(Path(landslides), target, report, count=True)
+    polys = layer_geometries(Path(landslides), target, report, count=True)
     report.landslides = len(polys)
     image, valid = read_array(grid)
     label = rasterize(polys, grid)
@@ -133,7 +153,7 @@ def load_raster_scenes(raster: Path, landslides: Path, mapped_area: Path | None 
                          f"{Path(landslides).name} falls inside {Path(raster).name}; check that "
                          "they cover the raster")
     if mapped_area is not None:
-        area = _layer_geometries(Path(mapped_area), target, report, count=False)
+        area = layer_geometries(Path(mapped_area), target, report, count=False)
         valid &= rasterize(area, grid).astype(bool) | label.astype(bool)
         report.mapped_area = True
     h, w = label.shape

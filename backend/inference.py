@@ -106,7 +106,7 @@ def stream_predict(model: SegmentationModel, read_tile: Callable, h: int, w: int
     ramp = blend_ramp(tile, overlap)
     wrow = axis_weight_sum(h, rows, ramp)
     wcol = axis_weight_sum(w, cols, ramp)
-    weights = np.outer(ramp, ramp)
+    weights = blend_weights(tile, overlap)
     rep = StreamReport(tiles=len(rows) * len(cols), batch_size=batch_size)
     acc = np.zeros((tile, w), dtype=np.float32)
     vbuf = np.zeros((tile, w), dtype=bool)
@@ -177,6 +177,18 @@ def stream_predict(model: SegmentationModel, read_tile: Callable, h: int, w: int
     return rep
 
 
+def pad_window(image: np.ndarray, valid: np.ndarray, r: int, c: int, t: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """The (C, t, t) window of ``image`` at (r, c) and its (t, t) valid mask, zero-padded
+    (and invalid) beyond the image's edges."""
+    x = np.zeros((image.shape[0], t, t), dtype=image.dtype)
+    v = np.zeros((t, t), dtype=bool)
+    part = image[:, r:r + t, c:c + t]
+    x[:, :part.shape[1], :part.shape[2]] = part
+    v[:part.shape[1], :part.shape[2]] = valid[r:r + t, c:c + t]
+    return x, v
+
+
 def predict_array(model: SegmentationModel, image: np.ndarray, *, tile: int, overlap: int,
                   preprocess: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
                   batch_size: int = 4, device: torch.device | str = "cpu",
@@ -185,18 +197,13 @@ def predict_array(model: SegmentationModel, image: np.ndarray, *, tile: int, ove
     :func:`stream_predict` as detection. ``preprocess(tile, valid)`` is applied to each tile as
     it is read (as detection does); without it ``image`` must already be network input. Pixels
     outside ``valid`` get probability 0; images smaller than a tile are zero-padded."""
-    c, h, w = image.shape
+    _, h, w = image.shape
     valid = np.ones((h, w), dtype=bool) if valid is None else valid
     out = np.zeros((h, w), dtype=np.float32)
 
     def read_tile(r: int, cc: int, t: int) -> tuple[np.ndarray, np.ndarray]:
-        x = np.zeros((c, t, t), dtype=image.dtype)
-        v = np.zeros((t, t), dtype=bool)
-        part = image[:, r:r + t, cc:cc + t]
-        x[:, :part.shape[1], :part.shape[2]] = part
-        v[:part.shape[1], :part.shape[2]] = valid[r:r + t, cc:cc + t]
-        x = preprocess(x, v) if preprocess is not None else x.astype(np.float32)
-        return x, v
+        x, v = pad_window(image, valid, r, cc, t)
+        return (preprocess(x, v) if preprocess is not None else x.astype(np.float32)), v
 
     def write_rows(r0: int, prob: np.ndarray, v: np.ndarray) -> None:
         out[r0:r0 + len(prob)] = prob

@@ -10,7 +10,7 @@ import numpy as np
 
 from .checkpoint import DataContract, LoadedModel, check_bands
 from .data import Scene, TileDataset, load_folder_scenes, split_scenes
-from .inference import predict_array
+from .inference import pad_window, predict_array
 from .metrics import SegmentationScores, classification_scores
 from .models import ModelConfig
 from .preprocess import fit_preprocessing
@@ -164,15 +164,11 @@ def _tile_classification(classify, image: np.ndarray, scene: Scene, pre, tile: i
     _, h, w = image.shape
     for r in range(0, h, tile):
         for c in range(0, w, tile):
-            v = np.zeros((tile, tile), dtype=bool)
-            x = np.zeros((image.shape[0], tile, tile), dtype=image.dtype)
-            part = image[:, r:r + tile, c:c + tile]
-            x[:, :part.shape[1], :part.shape[2]] = part
-            v[:part.shape[1], :part.shape[2]] = scene.valid[r:r + tile, c:c + tile]
+            x, v = pad_window(image, scene.valid, r, c, tile)
             if not v.any():
                 continue
-            lab = scene.label[r:r + tile, c:c + tile] == 1
+            lab, _ = pad_window(scene.label[None], scene.valid, r, c, tile)
             inp = torch.from_numpy(pre.apply(x, v)[None]).to(device)
             probs.append(float(classify(inp)[0]))
-            truth.append(bool((lab & v[:lab.shape[0], :lab.shape[1]]).any()))
+            truth.append(bool(((lab[0] == 1) & v).any()))
     return probs, truth

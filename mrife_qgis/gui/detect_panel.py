@@ -92,7 +92,6 @@ class DetectPanel(QWidget):
         self.task: DetectTask | None = None
         self.drawn: QgsRectangle | None = None
         self.drawn_crs: QgsCoordinateReferenceSystem | None = None
-        self._timings: dict = {}
         self.last_result = None
         self.last_message = ""
         form = QFormLayout()
@@ -287,10 +286,7 @@ class DetectPanel(QWidget):
                 source_name=layer.name())
             plan = detect.plan_detection(loaded, raster, opts)
             dev = backend_module("devices").resolve_device(opts.device)
-            key = (str(model), dev.key, opts.batch_size)
-            if key not in self._timings:
-                self._timings[key] = detect.seconds_per_tile(loaded, dev.key, opts.batch_size)
-            estimate = plan.tiles * self._timings[key]
+            estimate = plan.tiles * detect.seconds_per_tile(loaded, dev.key, opts.batch_size)
         except (ValueError, checkpoint.CheckpointError) as exc:
             shutil.rmtree(work, ignore_errors=True)
             self._say(f"{layer.name()}: {exc}", Qgis.Critical)
