@@ -14,6 +14,7 @@ from qgis.core import (
     QgsApplication,
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
+    QgsCsException,
     QgsMapLayerProxyModel,
     QgsProject,
     QgsRectangle,
@@ -290,6 +291,11 @@ class DetectPanel(QWidget):
         except (ValueError, checkpoint.CheckpointError) as exc:
             shutil.rmtree(work, ignore_errors=True)
             self._say(f"{layer.name()}: {exc}", Qgis.Critical)
+            return False
+        except QgsCsException as exc:
+            shutil.rmtree(work, ignore_errors=True)
+            self._say(f"{layer.name()}: the area cannot be transformed to the layer's CRS "
+                      f"({exc}); zoom to the layer or choose 'Whole layer'", Qgis.Critical)
             return False
         text = (f"{plan.describe()}; about {_duration(estimate)} on {dev.label}")
         if estimate > ASK_ABOVE_SECONDS and not self.confirm_large(

@@ -167,3 +167,18 @@ def test_panel_reports_bad_input_in_message_bar(plugin, scene_model, geo_scene, 
     assert panel.last_message.startswith("scene 011:") and "does not overlap" in \
         panel.last_message
     QgsProject.instance().removeAllMapLayers()
+
+
+def test_panel_reports_untransformable_map_extent(plugin, scene_model, geo_scene, tmp_path):
+    """Found by running the panel in the QGIS desktop: a map extent that cannot be expressed in
+    the layer's CRS raised QgsCsException out of the panel; now it is a message."""
+    panel, _ = _panel(plugin, scene_model, geo_scene, tmp_path)
+    canvas = plugin.iface.mapCanvas()
+    canvas.setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:4326"))
+    canvas.setExtent(QgsRectangle(400000, 3400000, 400512, 3400512))   # metres read as degrees
+    panel.areaCombo.setCurrentIndex(0)             # visible map extent
+    assert not panel.start()
+    assert panel.last_message.startswith("scene 011:")
+    assert "cannot be transformed" in panel.last_message or "does not overlap" in \
+        panel.last_message
+    QgsProject.instance().removeAllMapLayers()
