@@ -7,6 +7,9 @@ QGIS calls :func:`classFactory`; it imports only the plugin class. torch is impo
 
 def classFactory(iface):  # noqa: N802 (QGIS's name)
     """Create the plugin for QGIS."""
+    from .deps import activate_private_packages
     from .plugin import MrifePlugin
+
+    activate_private_packages()
 
     return MrifePlugin(iface)

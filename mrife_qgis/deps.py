@@ -6,6 +6,7 @@ import importlib
 import os
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 REQUIRED = ("torch", "torchvision")
 
@@ -29,14 +30,43 @@ class DepsStatus:
         if self.ok:
             return ", ".join(f"{k} {v}" for k, v in self.versions.items())
         lines = [f"{name}: {why}" for name, why in self.problems.items()]
-        lines.append("To fix it, run in a terminal:")
+        lines.append("Press 'Install packages...' below, or run in a terminal:")
         lines.append(f"  {install_command()}")
         return "\n".join(lines)
 
 
 def install_command() -> str:
-    """The pip command that installs the stack into the Python QGIS runs."""
-    return f'"{sys.executable}" -m pip install --user "torch>=2.4" "torchvision>=0.19"'
+    """The manual fallback: the pip command that installs the stack for the Python QGIS runs
+    into the plugin's private folder (what the panel's Install button does, step by step)."""
+    from .installer import REQUIREMENTS, python_interpreter, runtime_dir
+
+    try:
+        python = str(python_interpreter())
+    except FileNotFoundError:
+        python = "python3"
+    reqs = " ".join(f'"{r}"' for r in REQUIREMENTS)
+    return f'"{python}" -m pip install --prefix "{runtime_dir(packages_base())}" {reqs}'
+
+
+def packages_base() -> Path:
+    """Where the plugin installs packages: <QGIS profile folder>/mrife/python-packages (a folder
+    per QGIS Python inside, see ``installer``). ``MRIFE_PACKAGES`` overrides it."""
+    if os.environ.get("MRIFE_PACKAGES"):
+        return Path(os.environ["MRIFE_PACKAGES"])
+    from qgis.core import QgsApplication
+
+    return Path(QgsApplication.qgisSettingsDirPath()) / "mrife" / "python-packages"
+
+
+def activate_private_packages() -> list[str]:
+    """Put the plugin's private packages on sys.path (at plugin start, before torch is
+    imported). Never raises: a broken folder must not stop QGIS from loading the plugin."""
+    from .installer import activate
+
+    try:
+        return activate(packages_base())
+    except Exception:  # noqa: BLE001
+        return []
 
 
 _cache: DepsStatus | None = None

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections import deque
+from datetime import datetime
+
 from qgis.core import Qgis, QgsMessageLog
 
 TAG = "MRIFE"
+RECENT: deque[str] = deque(maxlen=30)   # the last warnings and errors, for the diagnostics report
 
 
 def log(message: str, level: Qgis.MessageLevel = Qgis.Info, *, bar=None, title: str = "MRIFE",
@@ -19,5 +23,8 @@ def log(message: str, level: Qgis.MessageLevel = Qgis.Info, *, bar=None, title: 
         duration: seconds the bar item stays (0: until closed).
     """
     QgsMessageLog.logMessage(message, TAG, level)
+    if level in (Qgis.Warning, Qgis.Critical):
+        kind = "error" if level == Qgis.Critical else "warning"
+        RECENT.append(f"{datetime.now().isoformat(timespec='seconds')} {kind}: {message}")
     if bar is not None:
         bar.pushMessage(title, message, level=level, duration=duration)

@@ -20,6 +20,8 @@ class MrifePlugin:
         self.action: QAction | None = None
         self.dock = None
         self.provider = None
+        self.install_action = None
+        self.report_action = None
 
     def tr(self, text: str) -> str:
         return QCoreApplication.translate("MrifePlugin", text)
@@ -38,8 +40,26 @@ class MrifePlugin:
         self.action.toggled.connect(self.set_dock_visible)
         self.iface.addToolBarIcon(self.action)
         self.iface.addPluginToRasterMenu(MENU, self.action)
+        self.install_action = QAction(self.tr("Install deep-learning packages..."),
+                                      self.iface.mainWindow())
+        self.install_action.setObjectName("mrifeInstall")
+        self.install_action.triggered.connect(lambda: self._dock().show_installer())
+        self.report_action = QAction(self.tr("Write diagnostics report..."),
+                                     self.iface.mainWindow())
+        self.report_action.setObjectName("mrifeReport")
+        self.report_action.triggered.connect(lambda: self._dock().save_report())
+        for extra in (self.install_action, self.report_action):
+            self.iface.addPluginToRasterMenu(MENU, extra)
+
+    def _dock(self):
+        self.set_dock_visible(True)
+        return self.dock
 
     def unload(self) -> None:
+        for extra in (self.install_action, self.report_action):
+            self.iface.removePluginRasterMenu(MENU, extra)
+            extra.deleteLater()
+        self.install_action = self.report_action = None
         self.iface.removePluginRasterMenu(MENU, self.action)
         self.iface.removeToolBarIcon(self.action)
         self.action.toggled.disconnect(self.set_dock_visible)

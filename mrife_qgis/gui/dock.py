@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from qgis.core import Qgis
 from qgis.PyQt import uic
 from qgis.PyQt.QtCore import QCoreApplication
 
@@ -23,6 +24,20 @@ class MrifeDock(BASE_CLASS, FORM_CLASS):
         self.setObjectName("MrifeDock")
         self.iface = iface
         self.settings = PluginSettings.load()
+        from qgis.PyQt.QtWidgets import QHBoxLayout, QPushButton
+
+        row = QHBoxLayout()
+        self.installButton = QPushButton(self.tr("Install packages..."))
+        self.installButton.setObjectName("mrifeInstallButton")
+        self.installButton.setToolTip(self.tr("Install torch and torchvision for this QGIS, "
+                                              "in a folder of the plugin's own"))
+        self.installButton.clicked.connect(self.show_installer)
+        self.reportButton = QPushButton(self.tr("Diagnostics report..."))
+        self.reportButton.setObjectName("mrifeReportButton")
+        self.reportButton.clicked.connect(self.save_report)
+        row.addWidget(self.installButton)
+        row.addWidget(self.reportButton)
+        self.deviceForm.addRow(row)
         self.refresh_devices()
         self.deviceCombo.currentIndexChanged.connect(self._device_chosen)
         from .detect_panel import DetectPanel
@@ -63,8 +78,39 @@ class MrifeDock(BASE_CLASS, FORM_CLASS):
         self.settings.save()
         self._describe()
 
+    def show_installer(self):
+        from .install_dialog import InstallDialog
+
+        dialog = InstallDialog(self)
+        dialog.finished.connect(lambda _r: self.refresh_devices())
+        dialog.show()
+        return dialog
+
+    def save_report(self, path: str | None = None):
+        """Ask where to save the diagnostics report (or write to ``path``), and say where."""
+        from qgis.PyQt.QtWidgets import QFileDialog
+
+        from ..diagnostics import write_report
+        from ..log import log
+
+        if not path:
+            path, _ = QFileDialog.getSaveFileName(self, self.tr("Save diagnostics report"),
+                                                  "mrife-diagnostics.md", "Markdown (*.md)")
+        if not path:
+            return None
+        try:
+            written = write_report(Path(path))
+        except OSError as exc:
+            log(self.tr("could not write the report to {0}: {1}").format(path, exc),
+                level=Qgis.Critical, bar=self.iface.messageBar())
+            return None
+        log(self.tr("Diagnostics report written to {0}; attach it to your bug report").format(
+            written), bar=self.iface.messageBar())
+        return written
+
     def _describe(self) -> None:
         status = check_deps()
+        self.installButton.setVisible(not status.ok)
         if not status.ok:
             self.deviceStatus.setText(
                 self.tr("The deep-learning packages are not usable:\n") + status.message())
