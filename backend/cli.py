@@ -144,6 +144,33 @@ def _cmd_export_tiles(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export_model(args: argparse.Namespace) -> int:
+    from .checkpoint import atomic_save, file_checksum, load_model, model_payload, read_payload
+
+    loaded = load_model(Path(args.model), "cpu")
+    data = read_payload(Path(args.model))
+    metrics = dict(data.get("metrics") or {})
+    if args.test_metrics:
+        try:
+            metrics["test"] = json.loads(Path(args.test_metrics).read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"--test-metrics {args.test_metrics}: not a JSON file ({exc})") \
+                from exc
+    payload = model_payload(loaded.model, loaded.contract, metrics=metrics,
+                            training_data=data.get("training_data"),
+                            train_config=data.get("train_config"),
+                            name=args.name or data.get("name") or Path(args.out).stem,
+                            precision=args.precision)
+    payload["created"] = data.get("created", payload["created"])
+    payload["exported_from"] = {"file": Path(args.model).name,
+                                "sha256_16": file_checksum(Path(args.model))}
+    atomic_save(payload, Path(args.out))
+    size = Path(args.out).stat().st_size / 2**20
+    print(f"{args.out}: {size:.1f} MiB, {args.precision} weights"
+          f"{', inference only' if payload['inference_only'] else ''}")
+    return 0
+
+
 def _floats(text: str, n: int, what: str) -> tuple[float, ...]:
     try:
         vals = tuple(float(v) for v in text.split(","))
@@ -281,6 +308,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split-seed", type=int, default=0)
     p.add_argument("--out", required=True, help="folder to write")
     p.set_defaults(func=_cmd_export_tiles)
+
+    p = sub.add_parser("export-model", help="write a model file for shipping: float16 weights, "
+                       "without what only training needs (MRIFE's student)")
+    p.add_argument("--model", required=True, help="model file written by train")
+    p.add_argument("--out", required=True, help="model file to write (.pt)")
+    p.add_argument("--precision", choices=("float32", "float16", "int8"), default="float16",
+                   help="storage precision: float16 halves the file; int8 (per-channel "
+                   "convolution weights) quarters it. Weights are widened to float32 on load")
+    p.add_argument("--name", help="display name stored in the file")
+    p.add_argument("--test-metrics", help="JSON from `evaluate --json` to store as metrics.test")
+    p.set_defaults(func=_cmd_export_model)
     return parser
 
 

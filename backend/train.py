@@ -119,6 +119,10 @@ def train(model_cfg: ModelConfig, train_ds: TileDataset, val_ds: TileDataset | N
                                 f"{base.arch}/{base.backbone} model with {base.in_channels} "
                                 "band(s); choose the same architecture, backbone and bands")
         model.load_state_dict(weights_from_payload(src), strict=not src.get("inference_only"))
+        if src.get("inference_only") and getattr(model, "teacher", None) is not None:
+            # shipped files leave out the student: it restarts as a copy of the teacher (as at
+            # the start of self-distillation)
+            model.student.load_state_dict(model.teacher.state_dict())
     frozen = _freeze_backbones(model) if cfg.freeze_encoder else []
     model.to(device)
     if cuda and cfg.channels_last:

@@ -13,14 +13,16 @@ import torch
 
 from backend.checkpoint import (
     CheckpointError,
+    DataContract,
     atomic_save,
     check_bands,
     load_model,
+    quantize_int8,
     read_payload,
     save_model,
 )
 from backend.jobs import FolderData, evaluate_scenes, split_folder, train_on_folder
-from backend.models import ARCHITECTURES, ModelConfig
+from backend.models import ARCHITECTURES, ModelConfig, build_model
 from backend.train import TrainConfig, TrainingError, resume_path_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,6 +94,37 @@ def test_checkpoint_round_trip_identical_predictions(small_sichuan, tmp_path):
     with torch.no_grad():
         p3 = load_model(half).model(x)
     assert float((p3.softmax(1) - p1.softmax(1)).abs().max()) < 0.02
+    small = save_model(tmp_path / "int8.pt", first.model, first.contract, precision="int8")
+    assert small.stat().st_size < 0.6 * half.stat().st_size     # int8 convolutions
+    with torch.no_grad():
+        p4 = load_model(small).model(x)
+    assert float((p4.softmax(1) - p1.softmax(1)).abs().max()) < 0.05
+
+
+def test_int8_quantisation_matches_hand_computation():
+    w = torch.tensor([[1.0, -0.5, 0.25, 0.0], [0.01, 0.02, -0.04, 0.03]]).reshape(2, 4, 1, 1)
+    q, scale = quantize_int8(w)
+    # per output channel: scale = max|w| / 127; q = round(w / scale)
+    assert torch.allclose(scale, torch.tensor([1.0 / 127, 0.04 / 127]))
+    assert q.reshape(2, 4).tolist() == [[127, -64, 32, 0], [32, 64, -127, 95]]
+    assert float((q.float() * scale[:, None, None, None] - w).abs().max()) <= 0.5 * 1.0 / 127
+
+
+def test_fine_tune_from_inference_only_file_starts_student_from_teacher(small_sichuan, tmp_path):
+    cfg = ModelConfig(arch="mrife", backbone="resnet18")
+    torch.manual_seed(123)
+    base = build_model(cfg)
+    contract = DataContract(["red", "green", "blue"], 4.0, 64, {"mode": "none"})
+    src = save_model(tmp_path / "ship.pt", base, contract, precision="int8")
+    train_on_folder(small_sichuan, cfg, _tcfg(init_from=str(src), max_steps_per_epoch=1),
+                    tmp_path / "ft.pt")
+    ft = load_model(tmp_path / "ft.pt")
+    assert ft.meta["precision"] == "float32"
+    key = "backbone.conv1.weight"
+    shipped = base.teacher.state_dict()[key]
+    # one small SGD step away from the shipped teacher (int8 error: <= scale/2), not a random init
+    assert float((ft.model.student.state_dict()[key] - shipped).abs().max()) < 0.02
+    assert float((build_model(cfg).student.state_dict()[key] - shipped).abs().max()) > 0.1
 
 
 def test_resume_after_cancel_equals_uninterrupted_run(small_sichuan, tmp_path):
