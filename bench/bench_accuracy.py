@@ -50,7 +50,7 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=ROOT / "build" / "bench-accuracy")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--reuse", action="store_true", help="evaluate runs an earlier (interrupted) "
-                    "bench finished instead of training them again")
+                    "bench finished instead of training them again, and resume the run it was in")
     ap.add_argument("--table-from", type=Path, help="only write the table from the JSON lines "
                     "of an earlier (possibly unfinished) run's log")
     args = ap.parse_args()
@@ -85,7 +85,8 @@ def main() -> None:
             else:
                 train_on_folder(data, cfg, TrainConfig(epochs=args.epochs,
                                                        batch_size=args.batch_size, lr=args.lr,
-                                                       seed=seed, device=dev.key), out)
+                                                       seed=seed, device=dev.key), out,
+                                resume=args.reuse)
                 train_s = time.monotonic() - t
                 done.write_text(json.dumps({"train_s": train_s}))
             m = evaluate_scenes(load_model(out, dev.key), parts["test"], device=dev.key)
