@@ -69,29 +69,68 @@ def train_on_folder(data: FolderData, model_cfg: ModelConfig, train_cfg: TrainCo
                            **kw)
 
 
-def train_on_raster(raster: Path, landslides: Path, mapped_area: Path | None,
+def load_rasters(rasters, landslides: Path, mapped_area: Path | None, *,
+                 tile_size: int, ground_resolution: float | None, split_seed: int, log=print):
+    """Scenes of one or more rasters (each cut into spatial blocks, each split 6:2:2 on its own),
+    merged per split, with a training-data summary."""
+    from .geodata import load_raster_scenes
+
+    rasters = [Path(r) for r in ([rasters] if isinstance(rasters, str | Path) else rasters)]
+    parts: dict[str, list] = {"train": [], "val": [], "test": []}
+    summary = {"source": "raster", "rasters": [str(r) for r in rasters],
+               "landslides": str(landslides),
+               "mapped_area": str(mapped_area) if mapped_area else None,
+               "split": {"train": [], "val": [], "test": []}, "split_seed": split_seed}
+    facts = None
+    for i, raster in enumerate(rasters):
+        try:
+            p, report, f = load_raster_scenes(raster, landslides, mapped_area,
+                                              ground_resolution=ground_resolution,
+                                              tile_size=tile_size, split_seed=split_seed)
+        except ValueError as exc:
+            if len(rasters) > 1 and "falls inside" in str(exc):
+                log(f"{raster.name}: no landslide polygon inside it; skipped")
+                continue
+            raise
+        if facts is not None and f["bands"] != facts["bands"]:
+            raise ValueError(f"{raster.name} has {f['bands']} bands but {rasters[0].name} has "
+                             f"{facts['bands']}; train on rasters with the same bands")
+        facts = facts or f
+        if i == 0 or "landslide_polygons" not in summary:
+            if report.reprojected_from:
+                log(f"landslide polygons reprojected from {report.reprojected_from} to the "
+                    "raster's CRS")
+            if report.repaired:
+                log(f"invalid landslide geometries repaired: {report.repaired}")
+            if not report.mapped_area:
+                log("no mapped-area layer: the raster's whole extent is taken as completely "
+                    "labelled (everything outside the landslide polygons is a negative example)")
+            summary.update(landslide_polygons=report.landslides,
+                           repaired_geometries=report.repaired, block_px=f["block_px"])
+        prefix = f"r{i}_" if len(rasters) > 1 else ""
+        for k, scenes in p.items():
+            for sc in scenes:
+                sc.name = prefix + sc.name
+            parts[k] += scenes
+            summary["split"][k] += [sc.name for sc in scenes]
+    if facts is None:
+        raise ValueError(f"none of the landslide polygons of {Path(landslides).name} falls inside "
+                         "the raster(s); check that they cover the imagery")
+    if len(rasters) == 1:
+        summary["raster"] = str(rasters[0])
+    return parts, summary, facts
+
+
+def train_on_raster(raster, landslides: Path, mapped_area: Path | None,
                     model_cfg: ModelConfig, train_cfg: TrainConfig, out: Path, *,
                     tile_size: int = 512, ground_resolution: float | None = None,
                     pos_neg_ratio: float = 3.0, preprocessing: str = "dataset",
                     split_seed: int = 0, log=print, **kw) -> TrainResult:
-    """Train on a georeferenced raster and landslide polygons (see ``geodata.py``)."""
-    from .geodata import load_raster_scenes
-
-    parts, report, facts = load_raster_scenes(raster, landslides, mapped_area,
-                                              ground_resolution=ground_resolution,
-                                              tile_size=tile_size,
-                                              split_seed=split_seed)
-    if report.reprojected_from:
-        log(f"landslide polygons reprojected from {report.reprojected_from} to the raster's CRS")
-    if report.repaired:
-        log(f"invalid landslide geometries repaired: {report.repaired}")
-    if not report.mapped_area:
-        log("no mapped-area layer: the raster's whole extent is taken as completely labelled "
-            "(everything outside the landslide polygons is a negative example)")
-    summary = {"source": "raster", "raster": str(raster), "landslides": str(landslides),
-               "mapped_area": str(mapped_area) if mapped_area else None,
-               "landslide_polygons": report.landslides, "repaired_geometries": report.repaired,
-               "split": facts["split"], "split_seed": split_seed, "block_px": facts["block_px"]}
+    """Train on one or more georeferenced rasters and landslide polygons (see
+    ``geodata.py``)."""
+    parts, summary, facts = load_rasters(raster, landslides, mapped_area, tile_size=tile_size,
+                                         ground_resolution=ground_resolution,
+                                         split_seed=split_seed, log=log)
     return train_on_scenes(parts, summary, model_cfg, train_cfg, out, tile_size=tile_size,
                            ground_resolution=ground_resolution or facts["ground_resolution"],
                            pos_neg_ratio=pos_neg_ratio, preprocessing=preprocessing, **kw)

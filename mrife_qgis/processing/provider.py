@@ -32,8 +32,10 @@ class MrifeProvider(QgsProcessingProvider):
     def _algorithms() -> list:
         from .alg_detect import DetectAlgorithm
         from .alg_device import DeviceInfoAlgorithm
+        from .alg_train import EvaluateAlgorithm, ExportTilesAlgorithm, TrainAlgorithm
 
-        return [DeviceInfoAlgorithm(), DetectAlgorithm()]
+        return [DeviceInfoAlgorithm(), DetectAlgorithm(), TrainAlgorithm(),
+                ExportTilesAlgorithm(), EvaluateAlgorithm()]
 
     def defaultVectorFileExtension(self, hasGeometry: bool = True) -> str:  # noqa: N802
         return "gpkg"

@@ -1,0 +1,278 @@
+"""Label layers for fine-tuning: landslide outlines and the mapped area, created, styled, filled
+from reviewed detections, and turned into what the headless backend trains on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from qgis.core import (
+    QgsCategorizedSymbolRenderer,
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsFeature,
+    QgsField,
+    QgsFields,
+    QgsFillSymbol,
+    QgsGeometry,
+    QgsProject,
+    QgsRendererCategory,
+    QgsSingleSymbolRenderer,
+    QgsVectorFileWriter,
+    QgsVectorLayer,
+    QgsWkbTypes,
+)
+from qgis.PyQt.QtCore import QVariant
+
+LANDSLIDE = "landslide"
+NOT_LANDSLIDE = "not landslide"
+CLASSES = (LANDSLIDE, NOT_LANDSLIDE)
+CERTAINTY = ("certain", "probable", "possible")
+# Fewer outlines than this cannot give both the training and the validation split a landslide
+# (the raster is split by spatial blocks 6:2:2); fine-tuning on them would measure nothing.
+MIN_LANDSLIDES = 3
+
+
+def label_fields() -> QgsFields:
+    fields = QgsFields()
+    fields.append(QgsField("class", QVariant.String, len=20))
+    fields.append(QgsField("certainty", QVariant.String, len=10))
+    fields.append(QgsField("note", QVariant.String, len=255))
+    fields.append(QgsField("author", QVariant.String, len=80))
+    fields.append(QgsField("date", QVariant.Date))
+    return fields
+
+
+def _write_empty(path: Path, name: str, fields: QgsFields,
+                 crs: QgsCoordinateReferenceSystem) -> None:
+    options = QgsVectorFileWriter.SaveVectorOptions()
+    options.driverName = "GPKG"
+    options.layerName = name
+    options.actionOnExistingFile = (QgsVectorFileWriter.CreateOrOverwriteLayer
+                                    if path.exists() else QgsVectorFileWriter.CreateOrOverwriteFile)
+    writer = QgsVectorFileWriter.create(str(path), fields, QgsWkbTypes.MultiPolygon, crs,
+                                        QgsProject.instance().transformContext(), options)
+    if writer is None or writer.hasError() != QgsVectorFileWriter.NoError:
+        why = writer.errorMessage() if writer is not None else "cannot create the file"
+        raise ValueError(f"cannot write {path}: {why}; choose a folder you can write to")
+    del writer
+
+
+def label_style(layer: QgsVectorLayer) -> None:
+    """Outlines that read over imagery: landslides a bright yellow line with a dark halo,
+    'not landslide' a cyan hatch."""
+    slide = QgsFillSymbol.createSimple({"style": "no", "outline_color": "255,230,0",
+                                        "outline_width": "0.7"})
+    halo_symbol = QgsFillSymbol.createSimple({"style": "no", "outline_color": "20,20,20,180",
+                                              "outline_width": "1.3"})
+    slide.insertSymbolLayer(0, halo_symbol.symbolLayer(0).clone())
+    other = QgsFillSymbol.createSimple({"style": "b_diagonal", "color": "0,200,255",
+                                       "outline_color": "0,200,255", "outline_width": "0.5"})
+    layer.setRenderer(QgsCategorizedSymbolRenderer("class", [
+        QgsRendererCategory(LANDSLIDE, slide, "landslide"),
+        QgsRendererCategory(NOT_LANDSLIDE, other, "not landslide")]))
+    idx = layer.fields().indexOf("class")
+    if idx >= 0:
+        from qgis.core import QgsDefaultValue, QgsEditorWidgetSetup
+
+        layer.setDefaultValueDefinition(idx, QgsDefaultValue(f"'{LANDSLIDE}'"))
+        layer.setEditorWidgetSetup(idx, QgsEditorWidgetSetup(
+            "ValueMap", {"map": [{c: c} for c in CLASSES]}))
+        cidx = layer.fields().indexOf("certainty")
+        layer.setEditorWidgetSetup(cidx, QgsEditorWidgetSetup(
+            "ValueMap", {"map": [{c: c} for c in CERTAINTY]}))
+        layer.setDefaultValueDefinition(cidx, QgsDefaultValue("'certain'"))
+        layer.setDefaultValueDefinition(layer.fields().indexOf("date"),
+                                        QgsDefaultValue("now()"))
+        layer.setDefaultValueDefinition(layer.fields().indexOf("author"),
+                                        QgsDefaultValue("@user_full_name"))
+    layer.triggerRepaint()
+
+
+def area_style(layer: QgsVectorLayer) -> None:
+    layer.setRenderer(QgsSingleSymbolRenderer(QgsFillSymbol.createSimple(
+        {"style": "no", "outline_color": "255,255,255", "outline_width": "0.6",
+         "outline_style": "dash"})))
+    layer.triggerRepaint()
+
+
+def create_label_layer(path: Path, crs: QgsCoordinateReferenceSystem,
+                       name: str = "landslide labels") -> QgsVectorLayer:
+    """A polygon layer ``labels`` in the GeoPackage ``path`` (created or added to), in ``crs``
+    (the raster's), styled, with value maps for class and certainty and defaults for date and
+    author."""
+    path = Path(path)
+    _write_empty(path, "labels", label_fields(), crs)
+    layer = QgsVectorLayer(f"{path}|layername=labels", name, "ogr")
+    if not layer.isValid():
+        raise ValueError(f"cannot open the new label layer in {path}")
+    label_style(layer)
+    layer.saveStyleToDatabase("labels", "MRIFE label style", True, "")
+    return layer
+
+
+def create_area_layer(path: Path, crs: QgsCoordinateReferenceSystem,
+                      name: str = "mapped area") -> QgsVectorLayer:
+    """Polygons ``mapped_area``: ground labelled completely (inside it, what is not a landslide
+    polygon is a negative example)."""
+    fields = QgsFields()
+    fields.append(QgsField("note", QVariant.String, len=255))
+    _write_empty(Path(path), "mapped_area", fields, crs)
+    layer = QgsVectorLayer(f"{path}|layername=mapped_area", name, "ogr")
+    if not layer.isValid():
+        raise ValueError(f"cannot open the new mapped-area layer in {path}")
+    area_style(layer)
+    layer.saveStyleToDatabase("mapped_area", "MRIFE mapped-area style", True, "")
+    return layer
+
+
+def copy_features(source: QgsVectorLayer, target: QgsVectorLayer, as_class: str,
+                  selected_only: bool = True, author: str = "") -> int:
+    """Review loop: copy (selected) detection polygons into the label layer as ``as_class``,
+    keeping attributes whose field names match; geometries are reprojected to the label
+    layer's CRS. Returns the number of features added (committed)."""
+    if as_class not in CLASSES:
+        raise ValueError(f"class must be one of {CLASSES}")
+    feats = list(source.getSelectedFeatures() if selected_only else source.getFeatures())
+    if not feats:
+        raise ValueError(f"no {'selected ' if selected_only else ''}features in layer "
+                         f"'{source.name()}': select the polygons to "
+                         f"{'accept' if as_class == LANDSLIDE else 'reject'} first")
+    tr = None
+    if source.crs() != target.crs():
+        tr = QgsCoordinateTransform(source.crs(), target.crs(), QgsProject.instance())
+    names = target.fields().names()
+    shared = [n for n in source.fields().names() if n in names and n != "fid"]
+    new = []
+    for f in feats:
+        g = QgsGeometry(f.geometry())
+        if tr is not None:
+            g.transform(tr)
+        if not g.isGeosValid():
+            g = g.makeValid()
+        out = QgsFeature(target.fields())
+        out.setGeometry(g)
+        for n in shared:
+            out[n] = f[n]
+        out["class"] = as_class
+        if "date" in names:
+            out["date"] = date.today().isoformat()
+        if "author" in names and author:
+            out["author"] = author
+        if "note" in names and "mean_prob" in source.fields().names():
+            out["note"] = f"from detection, mean probability {f['mean_prob']:.2f}"
+        if "certainty" in names and not out["certainty"]:
+            out["certainty"] = "certain"
+        new.append(out)
+    editing = target.isEditable()
+    if not editing:
+        target.startEditing()
+    ok = target.addFeatures(new)
+    if not ok:
+        target.rollBack()
+        raise ValueError(f"could not add the features to '{target.name()}'")
+    if not editing and not target.commitChanges():
+        errors = "; ".join(target.commitErrors())
+        target.rollBack()
+        raise ValueError(f"could not save '{target.name()}': {errors}")
+    if "review" in source.fields().names() and source.isEditable() is False:
+        idx = source.fields().indexOf("review")
+        source.startEditing()
+        for f in feats:
+            source.changeAttributeValue(f.id(), idx, "accepted" if as_class == LANDSLIDE
+                                        else "rejected")
+        source.commitChanges()
+    return len(new)
+
+
+@dataclass
+class TrainingInputs:
+    """Files the backend trains on, and what the user should read in the log."""
+
+    landslides: Path
+    mapped_area: Path | None
+    landslide_count: int
+    negative_count: int
+    messages: list[str] = field(default_factory=list)
+
+
+def _write_geoms(path: Path, geoms: list[QgsGeometry], crs: QgsCoordinateReferenceSystem,
+                 layer_name: str) -> None:
+    options = QgsVectorFileWriter.SaveVectorOptions()
+    options.driverName = "GPKG"
+    options.layerName = layer_name
+    fields = QgsFields()
+    writer = QgsVectorFileWriter.create(str(path), fields, QgsWkbTypes.MultiPolygon, crs,
+                                        QgsProject.instance().transformContext(), options)
+    for g in geoms:
+        f = QgsFeature(fields)
+        f.setGeometry(g)
+        writer.addFeature(f)
+    del writer
+
+
+def training_inputs(labels: QgsVectorLayer, area: QgsVectorLayer | None,
+                    crs: QgsCoordinateReferenceSystem, workdir: Path,
+                    min_landslides: int = MIN_LANDSLIDES) -> TrainingInputs:
+    """Split the label layer by class (a layer without ``class`` is all landslides), reproject
+    to ``crs`` (the raster's), repair invalid geometries, and write landslides and the mapped
+    area (mapped-area polygons plus 'not landslide' polygons) as GeoPackages for the backend.
+    ValueError, naming the layer and the fix, for too few landslides."""
+    workdir = Path(workdir)
+    messages = []
+    has_class = "class" in labels.fields().names()
+    slides, negatives, repaired = [], [], 0
+    tr = QgsCoordinateTransform(labels.crs(), crs, QgsProject.instance()) \
+        if labels.crs() != crs else None
+    if tr is not None:
+        messages.append(f"labels in '{labels.name()}' reprojected from "
+                        f"{labels.crs().authid()} to the raster's {crs.authid()}")
+    for f in labels.getFeatures():
+        g = QgsGeometry(f.geometry())
+        if g.isNull() or g.isEmpty():
+            continue
+        if not g.isGeosValid():
+            g = g.makeValid()
+            repaired += 1
+        if tr is not None:
+            g.transform(tr)
+        cls = (f["class"] or LANDSLIDE) if has_class else LANDSLIDE
+        (negatives if str(cls).strip().lower() == NOT_LANDSLIDE else slides).append(g)
+    if repaired:
+        messages.append(f"invalid geometries repaired in '{labels.name()}': {repaired}")
+    if len(slides) < min_landslides:
+        raise ValueError(
+            f"layer '{labels.name()}' has {len(slides)} landslide polygon(s); fine-tuning needs "
+            f"at least {min_landslides} (so that training and validation each see one). Outline "
+            "more landslides, or accept detections into the label layer")
+    slide_path = workdir / "landslides.gpkg"
+    _write_geoms(slide_path, slides, crs, "landslides")
+    area_path = None
+    if area is not None or negatives:
+        area_geoms = list(negatives)
+        if area is not None:
+            atr = QgsCoordinateTransform(area.crs(), crs, QgsProject.instance()) \
+                if area.crs() != crs else None
+            for f in area.getFeatures():
+                g = QgsGeometry(f.geometry())
+                if g.isNull() or g.isEmpty():
+                    continue
+                if not g.isGeosValid():
+                    g = g.makeValid()
+                if atr is not None:
+                    g.transform(atr)
+                area_geoms.append(g)
+        if area is None:
+            messages.append("no mapped-area layer: the raster's whole extent is taken as "
+                            "completely labelled; 'not landslide' polygons are negatives there "
+                            "anyway")
+            area_path = None
+        else:
+            area_path = workdir / "mapped_area.gpkg"
+            _write_geoms(area_path, area_geoms + slides, crs, "mapped_area")
+    else:
+        messages.append("no mapped-area layer: the raster's whole extent is taken as completely "
+                        "labelled (everything outside the landslide polygons is a negative "
+                        "example); add a mapped-area layer if parts are not labelled yet")
+    return TrainingInputs(slide_path, area_path, len(slides), len(negatives), messages)

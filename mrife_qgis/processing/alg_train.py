@@ -1,0 +1,462 @@
+"""``mrife:train``, ``mrife:exporttiles`` and ``mrife:evaluate``: fine-tuning on the user's own
+labels, the same inputs the panel's Train tab collects."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingAlgorithm,
+    QgsProcessingException,
+    QgsProcessingOutputNumber,
+    QgsProcessingOutputString,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+    QgsProcessingParameterVectorLayer,
+)
+
+from ..deps import check_deps
+from ..paths import backend_module
+from ..settings import PluginSettings
+
+ARCHS = ["mrife", "icssn", "deeplabv3plus"]
+ARCH_LABELS = ["MRIFE", "ICSSN", "DeepLabv3+"]
+BACKBONES = ["resnet18", "resnet34", "resnet50", "resnet101"]
+# a raster whose pixel size differs from the base model's by more than this factor is resampled
+# to the model's resolution with a warning
+RESOLUTION_WARN_FACTOR = 1.5
+
+
+def writable_or_raise(path: Path) -> None:
+    """QgsProcessingException when ``path``'s folder cannot take a new file."""
+    folder = Path(path).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".mrife-write-test")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise QgsProcessingException(
+            f"cannot write to {folder} ({exc.strerror or exc}); choose a folder you can write "
+            "to for the model file") from exc
+
+
+def raster_paths(layers, feedback) -> list[Path]:
+    paths = []
+    for layer in layers:
+        if layer.providerType() != "gdal":
+            raise QgsProcessingException(
+                f"layer '{layer.name()}' is a {layer.providerType()} layer; training reads "
+                "files: save it with Export > Save As... (GeoTIFF) and use that layer")
+        paths.append(Path(layer.source().split("|")[0]))
+    return paths
+
+
+def pixel_size_m(layer) -> float | None:
+    from qgis.core import QgsUnitTypes
+
+    if layer.crs().isGeographic() or not layer.crs().isValid():
+        return None
+    factor = QgsUnitTypes.fromUnitToUnitFactor(layer.crs().mapUnits(),
+                                               QgsUnitTypes.DistanceMeters)
+    return layer.rasterUnitsPerPixelX() * factor
+
+
+class _Base(QgsProcessingAlgorithm):
+    RASTERS, LABELS, AREA = "RASTERS", "LABELS", "MAPPED_AREA"
+
+    def group(self) -> str:
+        return "Fine-tuning"
+
+    def groupId(self) -> str:  # noqa: N802
+        return "finetune"
+
+    def _label_inputs(self, parameters, context, feedback, work: Path):
+        from ..labels import training_inputs
+
+        layers = self.parameterAsLayerList(parameters, self.RASTERS, context)
+        if not layers:
+            raise QgsProcessingException("choose at least one raster layer to train on")
+        labels = self.parameterAsVectorLayer(parameters, self.LABELS, context)
+        if labels is None:
+            raise QgsProcessingException("choose the label layer (landslide polygons)")
+        area = self.parameterAsVectorLayer(parameters, self.AREA, context)
+        crs = layers[0].crs()
+        if not crs.isValid():
+            raise QgsProcessingException(f"layer '{layers[0].name()}' has no CRS; set it "
+                                         "(Layer Properties > Source) before training")
+        try:
+            inputs = training_inputs(labels, area, crs, work)
+        except ValueError as exc:
+            raise QgsProcessingException(str(exc)) from exc
+        for m in inputs.messages:
+            feedback.pushWarning(m) if "no mapped-area" in m else feedback.pushInfo(m)
+        feedback.pushInfo(f"{inputs.landslide_count} landslide polygon(s), "
+                          f"{inputs.negative_count} 'not landslide' polygon(s)")
+        return layers, raster_paths(layers, feedback), inputs
+
+
+class TrainAlgorithm(_Base):
+    BASE, SCRATCH, ARCH, BACKBONE = "BASE_MODEL", "FROM_SCRATCH", "ARCH", "BACKBONE"
+    EPOCHS, BATCH, LR, FREEZE = "EPOCHS", "BATCH_SIZE", "LR", "FREEZE_ENCODER"
+    TILE, DEVICE, RESUME, MAX_STEPS, OUTPUT = ("TILE_SIZE", "DEVICE", "RESUME",
+                                               "MAX_STEPS_PER_EPOCH", "OUTPUT")
+
+    def name(self) -> str:
+        return "train"
+
+    def displayName(self) -> str:  # noqa: N802
+        return "Fine-tune a model on your labels"
+
+    def shortHelpString(self) -> str:  # noqa: N802
+        return ("Trains a landslide model on raster layers and a label layer (polygons with a "
+                "'class' field: 'landslide' or 'not landslide'; a layer without it is all "
+                "landslides). Inside the mapped-area polygons (default: the whole raster), "
+                "ground that is not a landslide is a negative example. Starts from the bundled "
+                "model (or another model file) or from scratch. The raster is cut into spatial "
+                "blocks split 6:2:2 into training, validation and test; the best epoch on "
+                "validation is kept. Cancelling keeps <output>.resume.pt; run again with "
+                "'Resume' to continue.")
+
+    def createInstance(self):  # noqa: N802
+        return TrainAlgorithm()
+
+    def initAlgorithm(self, config=None) -> None:  # noqa: N802
+        self.addParameter(QgsProcessingParameterMultipleLayers(
+            self.RASTERS, "Imagery (one or more raster layers)", QgsProcessing.TypeRaster))
+        self.addParameter(QgsProcessingParameterVectorLayer(
+            self.LABELS, "Label layer (landslide polygons)", [QgsProcessing.TypeVectorPolygon]))
+        self.addParameter(QgsProcessingParameterVectorLayer(
+            self.AREA, "Mapped area (completely labelled ground)",
+            [QgsProcessing.TypeVectorPolygon], optional=True))
+        self.addParameter(QgsProcessingParameterFile(
+            self.BASE, "Base model (empty: the bundled model)", extension="pt", optional=True))
+        self.addParameter(QgsProcessingParameterBoolean(
+            self.SCRATCH, "Start from scratch (ignore the base model)", False))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.ARCH, "Architecture (from scratch)", ARCH_LABELS, defaultValue=0))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.BACKBONE, "Backbone (from scratch)", BACKBONES, defaultValue=0))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.EPOCHS, "Epochs", QgsProcessingParameterNumber.Integer, 10, minValue=1))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.BATCH, "Batch size", QgsProcessingParameterNumber.Integer, 4, minValue=1))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.LR, "Learning rate", QgsProcessingParameterNumber.Double, 0.007,
+            minValue=1e-6, maxValue=1.0))
+        self.addParameter(QgsProcessingParameterBoolean(
+            self.FREEZE, "Freeze the encoder (train the decoder only)", False))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.TILE, "Tile size in pixels (0: the base model's, or 256)",
+            QgsProcessingParameterNumber.Integer, 0, minValue=0))
+        self.addParameter(QgsProcessingParameterString(
+            self.DEVICE, "Device (auto, cpu, cuda:N; empty: the panel's choice)",
+            defaultValue="", optional=True))
+        self.addParameter(QgsProcessingParameterBoolean(
+            self.RESUME, "Resume a cancelled run of this output", False))
+        steps = QgsProcessingParameterNumber(
+            self.MAX_STEPS, "Steps per epoch at most (0: all tiles)",
+            QgsProcessingParameterNumber.Integer, 0, minValue=0)
+        from qgis.core import QgsProcessingParameterDefinition
+
+        steps.setFlags(steps.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(steps)
+        self.addParameter(QgsProcessingParameterFileDestination(
+            self.OUTPUT, "New model file", "Model files (*.pt)"))
+        self.addOutput(QgsProcessingOutputNumber("VAL_IOU", "Validation landslide IoU"))
+        self.addOutput(QgsProcessingOutputNumber("VAL_F1", "Validation F1"))
+        self.addOutput(QgsProcessingOutputString("STATUS", "completed or cancelled"))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        status = check_deps()
+        if not status.ok:
+            raise QgsProcessingException(status.message())
+        out = Path(self.parameterAsFileOutput(parameters, self.OUTPUT, context))
+        if out.suffix.lower() != ".pt":
+            raise QgsProcessingException(f"name the model file *.pt, not {out.name}")
+        writable_or_raise(out)
+        work = Path(tempfile.mkdtemp(prefix="mrife-train-"))
+        try:
+            return self._train(parameters, context, feedback, out, work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _train(self, parameters, context, feedback, out: Path, work: Path) -> dict:
+        from ..detection import default_model
+
+        jobs = backend_module("jobs")
+        models = backend_module("models")
+        train_mod = backend_module("train")
+        checkpoint = backend_module("checkpoint")
+        devices = backend_module("devices")
+        layers, rasters, inputs = self._label_inputs(parameters, context, feedback, work)
+        scratch = self.parameterAsBool(parameters, self.SCRATCH, context)
+        base = self.parameterAsFile(parameters, self.BASE, context)
+        if not scratch and not base:
+            bundled = default_model()
+            if bundled is None:
+                raise QgsProcessingException("no base model given and none is bundled; choose "
+                                             "a model file or tick 'Start from scratch'")
+            base = str(bundled)
+        tile = self.parameterAsInt(parameters, self.TILE, context)
+        ground_res = None
+        if scratch:
+            cfg = models.preset({"deeplabv3plus": "baseline"}.get(
+                ARCHS[self.parameterAsEnum(parameters, self.ARCH, context)],
+                ARCHS[self.parameterAsEnum(parameters, self.ARCH, context)]),
+                backbone=BACKBONES[self.parameterAsEnum(parameters, self.BACKBONE, context)])
+            tile = tile or 256
+            init_from = None
+        else:
+            try:
+                payload = checkpoint.read_payload(Path(base))
+            except checkpoint.CheckpointError as exc:
+                raise QgsProcessingException(f"base model: {exc}") from exc
+            cfg = models.ModelConfig.from_dict(payload["model_config"])
+            cfg.weights = None
+            contract = payload["data_contract"]
+            tile = tile or contract["tile_size"]
+            ground_res = contract.get("ground_resolution")
+            init_from = base
+            need = len(contract["bands"])
+            for layer in layers:
+                if layer.bandCount() < need:
+                    raise QgsProcessingException(
+                        f"layer '{layer.name()}' has {layer.bandCount()} band(s); the base "
+                        f"model needs {need}. Choose a raster with {need} bands or start from "
+                        "scratch")
+            px = pixel_size_m(layers[0])
+            if ground_res and px and max(px / ground_res, ground_res / px) > \
+                    RESOLUTION_WARN_FACTOR:
+                feedback.pushWarning(
+                    f"layer '{layers[0].name()}' has {px:.2f} m pixels; the base model was "
+                    f"trained at {ground_res:.2f} m: the imagery is resampled to "
+                    f"{ground_res:.2f} m for training (and detection does the same)")
+            feedback.pushInfo(f"fine-tuning {Path(base).name} ({cfg.arch}, {cfg.backbone})")
+        device = self.parameterAsString(parameters, self.DEVICE, context).strip() or \
+            PluginSettings.load().device
+        try:
+            dev = devices.resolve_device(device)
+        except ValueError as exc:
+            raise QgsProcessingException(str(exc)) from exc
+        if dev.key == "cpu":
+            feedback.pushWarning("no GPU in use: training runs on the CPU (the log gives the "
+                                 "time per epoch after the first one)")
+        epochs = self.parameterAsInt(parameters, self.EPOCHS, context)
+        steps = self.parameterAsInt(parameters, self.MAX_STEPS, context) or None
+        tcfg = train_mod.TrainConfig(
+            epochs=epochs, batch_size=self.parameterAsInt(parameters, self.BATCH, context),
+            lr=self.parameterAsDouble(parameters, self.LR, context), device=dev.key,
+            freeze_encoder=self.parameterAsBool(parameters, self.FREEZE, context),
+            init_from=init_from, max_steps_per_epoch=steps)
+
+        eta = {"s": None}
+
+        def progress(ev: dict) -> None:
+            if ev["event"] == "step":
+                feedback.setProgress(100.0 * ev["global_step"] / max(ev["total_steps"], 1))
+                eta["s"] = ev.get("eta_s")
+            elif ev["event"] == "epoch":
+                parts = [f"epoch {ev['epoch']}/{epochs}",
+                         f"loss {ev.get('train_loss', float('nan')):.4f}"]
+                if "val_iou_landslide" in ev:
+                    parts += [f"validation landslide IoU {ev['val_iou_landslide']:.3f}",
+                              f"F1 {ev.get('val_f1', 0):.3f}"]
+                if eta["s"] is not None:
+                    parts.append(f"about {eta['s'] / 60:.1f} min left")
+                feedback.pushInfo(", ".join(parts))
+
+        try:
+            result = jobs.train_on_raster(
+                rasters, inputs.landslides, inputs.mapped_area, cfg, tcfg, out,
+                tile_size=tile, ground_resolution=ground_res, log=feedback.pushInfo,
+                progress=progress, should_stop=feedback.isCanceled,
+                resume=self.parameterAsBool(parameters, self.RESUME, context))
+        except (ValueError, train_mod.TrainingError, checkpoint.CheckpointError) as exc:
+            raise QgsProcessingException(f"{layers[0].name()}: {exc}") from exc
+        except OSError as exc:
+            raise QgsProcessingException(
+                f"writing the model failed ({exc.strerror or exc}); the last good checkpoint "
+                f"({out.name} or {out.with_suffix('.resume.pt').name}) is intact. Free disk "
+                "space, then run again with 'Resume'") from exc
+        if result.status != "completed":
+            feedback.pushWarning(f"cancelled; {out.with_suffix('.resume.pt').name} keeps the "
+                                 "run: tick 'Resume' to continue it")
+        metrics = result.best_metrics or {}
+        iou = float(metrics.get("iou_landslide", 0.0))
+        f1 = float(metrics.get("f1", 0.0))
+        if out.exists():
+            feedback.pushInfo(f"model written to {out}: validation landslide IoU {iou:.3f}, "
+                              f"F1 {f1:.3f}")
+        return {self.OUTPUT: str(out) if out.exists() else None, "VAL_IOU": iou,
+                "VAL_F1": f1, "STATUS": result.status}
+
+
+class ExportTilesAlgorithm(_Base):
+    TILE, RES, RATIO, OUTPUT = "TILE_SIZE", "GROUND_RESOLUTION", "POS_NEG_RATIO", "OUTPUT"
+
+    def name(self) -> str:
+        return "exporttiles"
+
+    def displayName(self) -> str:  # noqa: N802
+        return "Export training tiles"
+
+    def shortHelpString(self) -> str:  # noqa: N802
+        return ("Writes the tiles training would use as GeoTIFF image/mask pairs: "
+                "<folder>/<train|val|test>/images and masks (mask 1 landslide, 0 background, "
+                "255 not labelled). Positive tiles around landslides, negatives from labelled "
+                "ground at the chosen ratio.")
+
+    def createInstance(self):  # noqa: N802
+        return ExportTilesAlgorithm()
+
+    def initAlgorithm(self, config=None) -> None:  # noqa: N802
+        self.addParameter(QgsProcessingParameterMultipleLayers(
+            self.RASTERS, "Imagery (one or more raster layers)", QgsProcessing.TypeRaster))
+        self.addParameter(QgsProcessingParameterVectorLayer(
+            self.LABELS, "Label layer (landslide polygons)", [QgsProcessing.TypeVectorPolygon]))
+        self.addParameter(QgsProcessingParameterVectorLayer(
+            self.AREA, "Mapped area (completely labelled ground)",
+            [QgsProcessing.TypeVectorPolygon], optional=True))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.TILE, "Tile size (pixels)", QgsProcessingParameterNumber.Integer, 512,
+            minValue=32))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.RES, "Ground resolution (m/pixel; 0: the raster's)",
+            QgsProcessingParameterNumber.Double, 0.0, minValue=0.0))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.RATIO, "Positive : negative tiles", QgsProcessingParameterNumber.Double, 3.0,
+            minValue=0.1))
+        self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT, "Tile folder"))
+        self.addOutput(QgsProcessingOutputNumber("TILES", "Tiles written"))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        out = Path(self.parameterAsString(parameters, self.OUTPUT, context))
+        work = Path(tempfile.mkdtemp(prefix="mrife-tiles-"))
+        try:
+            layers, rasters, inputs = self._label_inputs(parameters, context, feedback, work)
+            tile = self.parameterAsInt(parameters, self.TILE, context)
+            res = self.parameterAsDouble(parameters, self.RES, context) or None
+            try:
+                parts, _summary, _facts = backend_module("jobs").load_rasters(
+                    rasters, inputs.landslides, inputs.mapped_area, tile_size=tile,
+                    ground_resolution=res, split_seed=0, log=feedback.pushInfo)
+                counts = backend_module("export").export_tiles(
+                    parts, out, tile, self.parameterAsDouble(parameters, self.RATIO, context),
+                    should_stop=feedback.isCanceled)
+            except ValueError as exc:
+                raise QgsProcessingException(f"{layers[0].name()}: {exc}") from exc
+            except OSError as exc:
+                raise QgsProcessingException(f"cannot write tiles to {out}: {exc}") from exc
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        feedback.pushInfo(f"tiles per split: {counts}")
+        return {self.OUTPUT: str(out), "TILES": sum(counts.values())}
+
+
+class EvaluateAlgorithm(QgsProcessingAlgorithm):
+    INPUT, MODEL, LABELS, AREA, DEVICE, OUTPUT = ("INPUT", "MODEL", "LABELS", "MAPPED_AREA",
+                                                  "DEVICE", "OUTPUT")
+
+    def name(self) -> str:
+        return "evaluate"
+
+    def displayName(self) -> str:  # noqa: N802
+        return "Evaluate a model against labels"
+
+    def group(self) -> str:
+        return "Fine-tuning"
+
+    def groupId(self) -> str:  # noqa: N802
+        return "finetune"
+
+    def shortHelpString(self) -> str:  # noqa: N802
+        return ("Runs detection with the model over the raster (inside the mapped area when "
+                "given) and compares the result with the label layer's landslide polygons, "
+                "pixel by pixel on the raster's grid: PA, precision, recall, F1, landslide IoU, "
+                "mIoU (MRIFE eqs. 9-14) and object accuracy (share of labelled landslides "
+                "covered at least half). Writes them to a JSON file.")
+
+    def createInstance(self):  # noqa: N802
+        return EvaluateAlgorithm()
+
+    def initAlgorithm(self, config=None) -> None:  # noqa: N802
+        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, "Imagery"))
+        self.addParameter(QgsProcessingParameterFile(
+            self.MODEL, "Model file (empty: the bundled model)", extension="pt", optional=True))
+        self.addParameter(QgsProcessingParameterVectorLayer(
+            self.LABELS, "Label layer (landslide polygons)", [QgsProcessing.TypeVectorPolygon]))
+        self.addParameter(QgsProcessingParameterVectorLayer(
+            self.AREA, "Evaluate only inside (mapped area)", [QgsProcessing.TypeVectorPolygon],
+            optional=True))
+        self.addParameter(QgsProcessingParameterString(
+            self.DEVICE, "Device (empty: the panel's choice)", defaultValue="", optional=True))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            self.OUTPUT, "Metrics (JSON)", "JSON (*.json)", optional=True))
+        for key in ("IOU_LANDSLIDE", "F1", "PRECISION", "RECALL", "MIOU", "PA",
+                    "OBJECT_ACCURACY"):
+            self.addOutput(QgsProcessingOutputNumber(key, key.replace("_", " ").lower()))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        import json
+
+        from ..detection import default_model
+        from ..labels import training_inputs
+
+        status = check_deps()
+        if not status.ok:
+            raise QgsProcessingException(status.message())
+        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
+        labels = self.parameterAsVectorLayer(parameters, self.LABELS, context)
+        area = self.parameterAsVectorLayer(parameters, self.AREA, context)
+        model = self.parameterAsFile(parameters, self.MODEL, context) or default_model()
+        if not model:
+            raise QgsProcessingException("choose a model file")
+        device = self.parameterAsString(parameters, self.DEVICE, context).strip() or \
+            PluginSettings.load().device
+        work = Path(tempfile.mkdtemp(prefix="mrife-eval-"))
+        try:
+            try:
+                inputs = training_inputs(labels, area, layer.crs(), work, min_landslides=1)
+            except ValueError as exc:
+                raise QgsProcessingException(str(exc)) from exc
+            raster = raster_paths([layer], feedback)[0]
+            detect = backend_module("detect")
+            loaded = backend_module("checkpoint").load_model(Path(model))
+            found = work / "found.gpkg"
+            try:
+                detect.detect(loaded, raster, found, None, detect.DetectOptions(
+                    aoi=inputs.mapped_area, device=device, min_area=0.0, source_name=layer.name()),
+                    progress=lambda d, t: feedback.setProgress(90.0 * d / max(t, 1)),
+                    should_stop=feedback.isCanceled, log=feedback.pushInfo)
+            except backend_module("inference").Cancelled:
+                feedback.reportError("cancelled")
+                return {}
+            except ValueError as exc:
+                raise QgsProcessingException(f"{layer.name()}: {exc}") from exc
+            metrics = backend_module("geodata").polygon_metrics(
+                found, inputs.landslides, raster, inputs.mapped_area)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        feedback.pushInfo(
+            f"landslide IoU {metrics['iou_landslide']:.3f}, F1 {metrics['f1']:.3f}, precision "
+            f"{metrics['precision']:.3f}, recall {metrics['recall']:.3f}, object accuracy "
+            f"{metrics['object_accuracy']:.2f} ({metrics['objects_found']}/{metrics['objects']})")
+        out = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
+        if out:
+            Path(out).write_text(json.dumps(metrics, indent=2) + "\n")
+        result = {k.upper(): metrics[k] for k in ("iou_landslide", "f1", "precision", "recall",
+                                                   "miou", "pa", "object_accuracy")}
+        result[self.OUTPUT] = out or None
+        return result
