@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export QT_QPA_PLATFORM ?= offscreen
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup test test-fast lint package qgis demo bench bench-models bench-accuracy bench-detect clean
+.PHONY: help setup test test-fast lint package qgis demo model bench bench-models bench-accuracy bench-detect clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -28,8 +28,11 @@ package: setup  ## build dist/mrife_qgis-<version>.zip for "Install from ZIP"
 qgis: setup  ## start QGIS desktop with the plugin (live source) and the venv's packages
 	bash scripts/run_qgis.sh
 
-demo: setup  ## the main job on the bundled sample
+demo: setup  ## detection with the bundled model on the bundled sample, in headless QGIS
 	$(PY) scripts/demo.py
+
+model: setup  ## train the bundled model and the baseline on Sichuan (CPU, ~30 min); docs/bundled-model.md
+	bash scripts/make_model.sh
 
 bench: bench-models bench-detect  ## all benchmarks; numbers go to docs/
 
