@@ -174,3 +174,28 @@ def load_raster_scenes(raster: Path, landslides: Path, mapped_area: Path | None 
              "bands": grid.RasterCount, "dtype": str(image.dtype), "split": split,
              "block_px": block_px}
     return {k: [by_name[n] for n in v] for k, v in split.items()}, report, facts
+
+
+def polygon_metrics(predicted: Path, reference: Path, raster: Path,
+                    area: Path | None = None, min_cover: float = 0.5) -> dict:
+    """Metrics (eqs. 9-14 and object accuracy, see ``metrics``) of predicted polygons against
+    reference polygons, both rasterised (pixel centres) on the raster's own grid; only pixels
+    inside ``area`` polygons (default: the whole raster) count. Either file may be in any CRS."""
+    from .metrics import SegmentationScores
+
+    grid = gdal.Open(str(raster))
+    if grid is None:
+        raise ValueError(f"GDAL cannot open {raster}")
+    srs = grid.GetSpatialRef()
+    if srs is None:
+        raise ValueError(f"{Path(raster).name} has no CRS; polygons cannot be placed on it")
+    report = GeoLoadReport()
+    pred = rasterize(layer_geometries(Path(predicted), srs, report, False), grid)
+    ref = rasterize(layer_geometries(Path(reference), srs, report, True), grid)
+    valid = rasterize(layer_geometries(Path(area), srs, report, False), grid).astype(bool) \
+        if area else None
+    scores = SegmentationScores(min_cover=min_cover)
+    scores.update(pred, ref, valid)
+    out = scores.as_dict()
+    out["reference_repaired"] = report.repaired
+    return out
