@@ -102,11 +102,13 @@ def test_checkpoint_round_trip_identical_predictions(small_sichuan, tmp_path):
 
 
 def test_int8_quantisation_matches_hand_computation():
-    w = torch.tensor([[1.0, -0.5, 0.25, 0.0], [0.01, 0.02, -0.04, 0.03]]).reshape(2, 4, 1, 1)
+    w = torch.tensor([[1.0, -0.3, 0.25, 0.0], [0.01, 0.021, -0.04, 0.03]]).reshape(2, 4, 1, 1)
     q, scale = quantize_int8(w)
     # per output channel: scale = max|w| / 127; q = round(w / scale)
     assert torch.allclose(scale, torch.tensor([1.0 / 127, 0.04 / 127]))
-    assert q.reshape(2, 4).tolist() == [[127, -64, 32, 0], [32, 64, -127, 95]]
+    # -0.3 * 127 = -38.1; 0.25 * 127 = 31.75; 0.01 * 127 / 0.04 = 31.75; 0.021 * 127 / 0.04 =
+    # 66.675; 0.03 * 127 / 0.04 = 95.25
+    assert q.reshape(2, 4).tolist() == [[127, -38, 32, 0], [32, 67, -127, 95]]
     assert float((q.float() * scale[:, None, None, None] - w).abs().max()) <= 0.5 * 1.0 / 127
 
 

@@ -79,6 +79,7 @@ def label_layer(sample_layer, tmp_path):
     layer = lab.create_label_layer(tmp_path / "labels.gpkg", sample_layer.crs())
     src = QgsVectorLayer(str(SAMPLE / "sichuan_sample_landslides.gpkg"), "outlines", "ogr")
     assert lab.copy_features(src, layer, lab.LANDSLIDE, selected_only=False) == 15
+    QgsProject.instance().addMapLayer(layer)
     return layer
 
 
@@ -229,6 +230,7 @@ def test_train_bad_input_is_a_clear_message(case, sample_layer, label_layer, tmp
     if case == "empty":
         params["LABELS"] = lab.create_label_layer(tmp_path / "empty.gpkg", raster_layer.crs(),
                                                   "my empty labels")
+        QgsProject.instance().addMapLayer(params["LABELS"])   # as in QGIS: the project owns it
         expect = "'my empty labels' has 0 landslide polygon"
     elif case == "outside":
         far = lab.create_label_layer(tmp_path / "far.gpkg", raster_layer.crs(), "far labels")
@@ -239,6 +241,7 @@ def test_train_bad_input_is_a_clear_message(case, sample_layer, label_layer, tmp
             f["class"] = lab.LANDSLIDE
             far.addFeature(f)
         far.commitChanges()
+        QgsProject.instance().addMapLayer(far)
         params["LABELS"] = far
         expect = "falls inside"
     elif case == "readonly":
