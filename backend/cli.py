@@ -49,7 +49,7 @@ def _source_is_folders(args: argparse.Namespace) -> bool:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from .jobs import FolderData, train_on_folder, train_on_raster
-    from .models import preset
+    from .models import arch_preset, preset
     from .train import TrainConfig
 
     if args.tile_size % 16:
@@ -58,7 +58,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.weights:
         overrides["weights"] = args.weights
     cfg = preset(args.preset, **overrides) if args.preset else \
-        preset({"deeplabv3plus": "baseline"}.get(args.arch, args.arch), **overrides)
+        arch_preset(args.arch, **overrides)
     folders = _source_is_folders(args)
     tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                        seed=args.seed, device=args.device, freeze_encoder=args.freeze_encoder,
@@ -145,10 +145,10 @@ def _cmd_export_tiles(args: argparse.Namespace) -> int:
 
 
 def _cmd_export_model(args: argparse.Namespace) -> int:
-    from .checkpoint import atomic_save, file_checksum, load_model, model_payload, read_payload
+    from .checkpoint import atomic_save, file_checksum, load_model, model_payload
 
     loaded = load_model(Path(args.model), "cpu")
-    data = read_payload(Path(args.model))
+    data = loaded.meta
     metrics = dict(data.get("metrics") or {})
     if args.test_metrics:
         try:
@@ -161,7 +161,7 @@ def _cmd_export_model(args: argparse.Namespace) -> int:
                             train_config=data.get("train_config"),
                             name=args.name or data.get("name") or Path(args.out).stem,
                             precision=args.precision)
-    payload["created"] = data.get("created", payload["created"])
+    payload["created"] = data.get("created") or payload["created"]
     payload["exported_from"] = {"file": Path(args.model).name,
                                 "sha256_16": file_checksum(Path(args.model))}
     atomic_save(payload, Path(args.out))

@@ -96,7 +96,7 @@ def load_rasters(rasters, landslides: Path, mapped_area: Path | None, *,
             raise ValueError(f"{raster.name} has {f['bands']} bands but {rasters[0].name} has "
                              f"{facts['bands']}; train on rasters with the same bands")
         facts = facts or f
-        if i == 0 or "landslide_polygons" not in summary:
+        if "landslide_polygons" not in summary:      # the first raster that has labels
             if report.reprojected_from:
                 log(f"landslide polygons reprojected from {report.reprojected_from} to the "
                     "raster's CRS")

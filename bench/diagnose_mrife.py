@@ -43,15 +43,13 @@ def main() -> None:
                   zip(m.teacher.parameters(), m.student.parameters(), strict=True)) ** 0.5
         den = sum(float(ps.norm() ** 2) for ps in m.student.parameters()) ** 0.5
         ious = []
-        for variant in ("teacher", "student", "none"):
-            if variant == "teacher":
-                m.fuse = type(m).fuse.__get__(m)
-                m._reference = type(m)._reference.__get__(m)
-            elif variant == "student":
-                m._reference = lambda m=m: m.student
-            else:
-                m.fuse = lambda f_seg, f_ad: f_seg
+        # instance attributes shadow the class's methods for one variant each
+        for override in ({}, {"_reference": lambda m=m: m.student},
+                         {"fuse": lambda f_seg, f_ad: f_seg}):
+            m.__dict__.update(override)
             ious.append(evaluate_scenes(loaded, parts["test"])["iou_landslide"])
+            for name in override:
+                del m.__dict__[name]
         row = (f"| {path.name} | {int(m.ema_updates)} | {num / den:.4f} | "
                + " | ".join(f"{v:.4f}" for v in ious) + " |")
         print(row, flush=True)

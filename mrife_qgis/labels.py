@@ -44,8 +44,10 @@ def label_fields() -> QgsFields:
     return fields
 
 
-def _write_empty(path: Path, name: str, fields: QgsFields,
-                 crs: QgsCoordinateReferenceSystem) -> None:
+def _write_layer(path: Path, name: str, fields: QgsFields, crs: QgsCoordinateReferenceSystem,
+                 geoms: list[QgsGeometry] = ()) -> None:
+    """Write a multipolygon layer ``name`` into the GeoPackage ``path`` (created, or the layer
+    added/replaced), with ``geoms`` as its features."""
     options = QgsVectorFileWriter.SaveVectorOptions()
     options.driverName = "GPKG"
     options.layerName = name
@@ -56,6 +58,10 @@ def _write_empty(path: Path, name: str, fields: QgsFields,
     if writer is None or writer.hasError() != QgsVectorFileWriter.NoError:
         why = writer.errorMessage() if writer is not None else "cannot create the file"
         raise ValueError(f"cannot write {path}: {why}; choose a folder you can write to")
+    for g in geoms:
+        f = QgsFeature(fields)
+        f.setGeometry(g)
+        writer.addFeature(f)
     del writer
 
 
@@ -97,19 +103,26 @@ def area_style(layer: QgsVectorLayer) -> None:
     layer.triggerRepaint()
 
 
+def _new_layer(path: Path, layer_name: str, fields: QgsFields,
+               crs: QgsCoordinateReferenceSystem, display: str, style, title: str
+               ) -> QgsVectorLayer:
+    path = Path(path)
+    _write_layer(path, layer_name, fields, crs)
+    layer = QgsVectorLayer(f"{path}|layername={layer_name}", display, "ogr")
+    if not layer.isValid():
+        raise ValueError(f"cannot open the new layer '{display}' in {path}")
+    style(layer)
+    layer.saveStyleToDatabase(layer_name, title, True, "")
+    return layer
+
+
 def create_label_layer(path: Path, crs: QgsCoordinateReferenceSystem,
                        name: str = "landslide labels") -> QgsVectorLayer:
     """A polygon layer ``labels`` in the GeoPackage ``path`` (created or added to), in ``crs``
     (the raster's), styled, with value maps for class and certainty and defaults for date and
     author."""
-    path = Path(path)
-    _write_empty(path, "labels", label_fields(), crs)
-    layer = QgsVectorLayer(f"{path}|layername=labels", name, "ogr")
-    if not layer.isValid():
-        raise ValueError(f"cannot open the new label layer in {path}")
-    label_style(layer)
-    layer.saveStyleToDatabase("labels", "MRIFE label style", True, "")
-    return layer
+    return _new_layer(path, "labels", label_fields(), crs, name, label_style,
+                      "MRIFE label style")
 
 
 def create_area_layer(path: Path, crs: QgsCoordinateReferenceSystem,
@@ -118,13 +131,8 @@ def create_area_layer(path: Path, crs: QgsCoordinateReferenceSystem,
     polygon is a negative example)."""
     fields = QgsFields()
     fields.append(QgsField("note", QVariant.String, len=255))
-    _write_empty(Path(path), "mapped_area", fields, crs)
-    layer = QgsVectorLayer(f"{path}|layername=mapped_area", name, "ogr")
-    if not layer.isValid():
-        raise ValueError(f"cannot open the new mapped-area layer in {path}")
-    area_style(layer)
-    layer.saveStyleToDatabase("mapped_area", "MRIFE mapped-area style", True, "")
-    return layer
+    return _new_layer(path, "mapped_area", fields, crs, name, area_style,
+                      "MRIFE mapped-area style")
 
 
 def copy_features(source: QgsVectorLayer, target: QgsVectorLayer, as_class: str,
@@ -176,7 +184,7 @@ def copy_features(source: QgsVectorLayer, target: QgsVectorLayer, as_class: str,
         errors = "; ".join(target.commitErrors())
         target.rollBack()
         raise ValueError(f"could not save '{target.name()}': {errors}")
-    if "review" in source.fields().names() and source.isEditable() is False:
+    if "review" in source.fields().names() and not source.isEditable():
         idx = source.fields().indexOf("review")
         source.startEditing()
         for f in feats:
@@ -197,19 +205,24 @@ class TrainingInputs:
     messages: list[str] = field(default_factory=list)
 
 
-def _write_geoms(path: Path, geoms: list[QgsGeometry], crs: QgsCoordinateReferenceSystem,
-                 layer_name: str) -> None:
-    options = QgsVectorFileWriter.SaveVectorOptions()
-    options.driverName = "GPKG"
-    options.layerName = layer_name
-    fields = QgsFields()
-    writer = QgsVectorFileWriter.create(str(path), fields, QgsWkbTypes.MultiPolygon, crs,
-                                        QgsProject.instance().transformContext(), options)
-    for g in geoms:
-        f = QgsFeature(fields)
-        f.setGeometry(g)
-        writer.addFeature(f)
-    del writer
+def _geometries(layer: QgsVectorLayer, crs: QgsCoordinateReferenceSystem
+                ) -> tuple[list[tuple[QgsFeature, QgsGeometry]], int]:
+    """(feature, geometry in ``crs``) for every non-empty feature, invalid ones repaired; and
+    how many were repaired."""
+    tr = QgsCoordinateTransform(layer.crs(), crs, QgsProject.instance()) \
+        if layer.crs() != crs else None
+    out, repaired = [], 0
+    for f in layer.getFeatures():
+        g = QgsGeometry(f.geometry())
+        if g.isNull() or g.isEmpty():
+            continue
+        if not g.isGeosValid():
+            g = g.makeValid()
+            repaired += 1
+        if tr is not None:
+            g.transform(tr)
+        out.append((f, g))
+    return out, repaired
 
 
 def training_inputs(labels: QgsVectorLayer, area: QgsVectorLayer | None,
@@ -221,22 +234,13 @@ def training_inputs(labels: QgsVectorLayer, area: QgsVectorLayer | None,
     ValueError, naming the layer and the fix, for too few landslides."""
     workdir = Path(workdir)
     messages = []
-    has_class = "class" in labels.fields().names()
-    slides, negatives, repaired = [], [], 0
-    tr = QgsCoordinateTransform(labels.crs(), crs, QgsProject.instance()) \
-        if labels.crs() != crs else None
-    if tr is not None:
+    if labels.crs() != crs:
         messages.append(f"labels in '{labels.name()}' reprojected from "
                         f"{labels.crs().authid()} to the raster's {crs.authid()}")
-    for f in labels.getFeatures():
-        g = QgsGeometry(f.geometry())
-        if g.isNull() or g.isEmpty():
-            continue
-        if not g.isGeosValid():
-            g = g.makeValid()
-            repaired += 1
-        if tr is not None:
-            g.transform(tr)
+    has_class = "class" in labels.fields().names()
+    slides, negatives = [], []
+    read, repaired = _geometries(labels, crs)
+    for f, g in read:
         cls = (f["class"] or LANDSLIDE) if has_class else LANDSLIDE
         (negatives if str(cls).strip().lower() == NOT_LANDSLIDE else slides).append(g)
     if repaired:
@@ -247,30 +251,16 @@ def training_inputs(labels: QgsVectorLayer, area: QgsVectorLayer | None,
             f"at least {min_landslides} (so that training and validation each see one). Outline "
             "more landslides, or accept detections into the label layer")
     slide_path = workdir / "landslides.gpkg"
-    _write_geoms(slide_path, slides, crs, "landslides")
+    _write_layer(slide_path, "landslides", QgsFields(), crs, slides)
     area_path = None
-    if area is not None or negatives:
-        area_geoms = list(negatives)
-        if area is not None:
-            atr = QgsCoordinateTransform(area.crs(), crs, QgsProject.instance()) \
-                if area.crs() != crs else None
-            for f in area.getFeatures():
-                g = QgsGeometry(f.geometry())
-                if g.isNull() or g.isEmpty():
-                    continue
-                if not g.isGeosValid():
-                    g = g.makeValid()
-                if atr is not None:
-                    g.transform(atr)
-                area_geoms.append(g)
-        if area is None:
-            messages.append("no mapped-area layer: the raster's whole extent is taken as "
-                            "completely labelled; 'not landslide' polygons are negatives there "
-                            "anyway")
-            area_path = None
-        else:
-            area_path = workdir / "mapped_area.gpkg"
-            _write_geoms(area_path, area_geoms + slides, crs, "mapped_area")
+    if area is not None:
+        area_path = workdir / "mapped_area.gpkg"
+        area_geoms = negatives + [g for _f, g in _geometries(area, crs)[0]]
+        _write_layer(area_path, "mapped_area", QgsFields(), crs, area_geoms + slides)
+    elif negatives:
+        messages.append("no mapped-area layer: the raster's whole extent is taken as "
+                        "completely labelled; 'not landslide' polygons are negatives there "
+                        "anyway")
     else:
         messages.append("no mapped-area layer: the raster's whole extent is taken as completely "
                         "labelled (everything outside the landslide polygons is a negative "

@@ -43,29 +43,26 @@ def start_qgis():
     return app, provider
 
 
-class Feedback:
-    """Processing feedback that prints the log and a progress line."""
+def make_feedback():
+    """Processing feedback that prints the log and a progress line every 25 %."""
+    from qgis.core import QgsProcessingFeedback
 
-    @staticmethod
-    def make():
-        from qgis.core import QgsProcessingFeedback
+    class PrintFeedback(QgsProcessingFeedback):
+        last = -10
 
-        class _F(QgsProcessingFeedback):
-            last = -10
+        def pushInfo(self, text):  # noqa: N802
+            print(f"  {text}", flush=True)
 
-            def pushInfo(self, text):  # noqa: N802
-                print(f"  {text}", flush=True)
+        def reportError(self, text, fatalError=False):  # noqa: N802
+            print(f"  error: {text}", flush=True)
 
-            def reportError(self, text, fatalError=False):  # noqa: N802
-                print(f"  error: {text}", flush=True)
+        def setProgress(self, p):  # noqa: N802
+            super().setProgress(p)
+            if p >= self.last + 25 or p >= 100 > self.last:
+                self.last = p
+                print(f"  {p:.0f} %", flush=True)
 
-            def setProgress(self, p):  # noqa: N802
-                super().setProgress(p)
-                if p >= self.last + 25 or p >= 100 > self.last:
-                    self.last = p
-                    print(f"  {p:.0f} %", flush=True)
-
-        return _F()
+    return PrintFeedback()
 
 
 def render_map(png: Path, image, polys, prob, outlines, metrics: dict, model_name: str) -> None:
@@ -192,7 +189,7 @@ def main() -> int:
     t = time.monotonic()
     result = processing.run("mrife:detect", {
         "INPUT": image, "MODEL": str(model), "DEVICE": args.device,
-        "OUTPUT": str(gpkg), "PROBABILITY": str(prob_tif)}, feedback=Feedback.make())
+        "OUTPUT": str(gpkg), "PROBABILITY": str(prob_tif)}, feedback=make_feedback())
     detect_s = time.monotonic() - t
 
     polys = QgsVectorLayer(f"{gpkg}|layername=landslides", "found (mean probability)",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import IGNORE_INDEX, SegmentationModel
-from .config import ARCHITECTURES, BACKBONES, PRESETS, ModelConfig, preset
+from .config import ARCHITECTURES, BACKBONES, PRESETS, ModelConfig, arch_preset, preset
 from .deeplab import DeepLabV3Plus
 from .icssn import ICSSN
 from .mrife import MRIFE
@@ -17,4 +17,5 @@ def build_model(cfg: ModelConfig) -> SegmentationModel:
 
 
 __all__ = ["ARCHITECTURES", "BACKBONES", "IGNORE_INDEX", "ICSSN", "MRIFE", "PRESETS",
-           "DeepLabV3Plus", "ModelConfig", "SegmentationModel", "build_model", "preset"]
+           "DeepLabV3Plus", "ModelConfig", "SegmentationModel", "arch_preset", "build_model",
+           "preset"]

@@ -189,6 +189,11 @@ PRESETS: dict[str, dict] = {
 }
 
 
+def arch_preset(arch: str, **overrides) -> ModelConfig:
+    """The paper's configuration of an architecture (deeplabv3plus: the baseline row)."""
+    return preset({"deeplabv3plus": "baseline"}.get(arch, arch), **overrides)
+
+
 def preset(name: str, **overrides) -> ModelConfig:
     """The configuration of a named row of the paper's tables, with overrides."""
     if name not in PRESETS:

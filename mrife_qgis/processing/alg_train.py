@@ -52,7 +52,7 @@ def writable_or_raise(path: Path) -> None:
             "to for the model file") from exc
 
 
-def raster_paths(layers, feedback) -> list[Path]:
+def raster_paths(layers) -> list[Path]:
     paths = []
     for layer in layers:
         if layer.providerType() != "gdal":
@@ -82,6 +82,15 @@ class _Base(QgsProcessingAlgorithm):
     def groupId(self) -> str:  # noqa: N802
         return "finetune"
 
+    def _add_label_parameters(self) -> None:
+        self.addParameter(QgsProcessingParameterMultipleLayers(
+            self.RASTERS, "Imagery (one or more raster layers)", QgsProcessing.TypeRaster))
+        self.addParameter(QgsProcessingParameterVectorLayer(
+            self.LABELS, "Label layer (landslide polygons)", [QgsProcessing.TypeVectorPolygon]))
+        self.addParameter(QgsProcessingParameterVectorLayer(
+            self.AREA, "Mapped area (completely labelled ground)",
+            [QgsProcessing.TypeVectorPolygon], optional=True))
+
     def _label_inputs(self, parameters, context, feedback, work: Path):
         from ..labels import training_inputs
 
@@ -101,10 +110,10 @@ class _Base(QgsProcessingAlgorithm):
         except ValueError as exc:
             raise QgsProcessingException(str(exc)) from exc
         for m in inputs.messages:
-            feedback.pushWarning(m) if "no mapped-area" in m else feedback.pushInfo(m)
+            (feedback.pushWarning if "no mapped-area" in m else feedback.pushInfo)(m)
         feedback.pushInfo(f"{inputs.landslide_count} landslide polygon(s), "
                           f"{inputs.negative_count} 'not landslide' polygon(s)")
-        return layers, raster_paths(layers, feedback), inputs
+        return layers, raster_paths(layers), inputs
 
 
 class TrainAlgorithm(_Base):
@@ -133,13 +142,7 @@ class TrainAlgorithm(_Base):
         return TrainAlgorithm()
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
-        self.addParameter(QgsProcessingParameterMultipleLayers(
-            self.RASTERS, "Imagery (one or more raster layers)", QgsProcessing.TypeRaster))
-        self.addParameter(QgsProcessingParameterVectorLayer(
-            self.LABELS, "Label layer (landslide polygons)", [QgsProcessing.TypeVectorPolygon]))
-        self.addParameter(QgsProcessingParameterVectorLayer(
-            self.AREA, "Mapped area (completely labelled ground)",
-            [QgsProcessing.TypeVectorPolygon], optional=True))
+        self._add_label_parameters()
         self.addParameter(QgsProcessingParameterFile(
             self.BASE, "Base model (empty: the bundled model)", extension="pt", optional=True))
         self.addParameter(QgsProcessingParameterBoolean(
@@ -212,9 +215,8 @@ class TrainAlgorithm(_Base):
         tile = self.parameterAsInt(parameters, self.TILE, context)
         ground_res = None
         if scratch:
-            cfg = models.preset({"deeplabv3plus": "baseline"}.get(
+            cfg = models.arch_preset(
                 ARCHS[self.parameterAsEnum(parameters, self.ARCH, context)],
-                ARCHS[self.parameterAsEnum(parameters, self.ARCH, context)]),
                 backbone=BACKBONES[self.parameterAsEnum(parameters, self.BACKBONE, context)])
             tile = tile or 256
             init_from = None
@@ -322,13 +324,7 @@ class ExportTilesAlgorithm(_Base):
         return ExportTilesAlgorithm()
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
-        self.addParameter(QgsProcessingParameterMultipleLayers(
-            self.RASTERS, "Imagery (one or more raster layers)", QgsProcessing.TypeRaster))
-        self.addParameter(QgsProcessingParameterVectorLayer(
-            self.LABELS, "Label layer (landslide polygons)", [QgsProcessing.TypeVectorPolygon]))
-        self.addParameter(QgsProcessingParameterVectorLayer(
-            self.AREA, "Mapped area (completely labelled ground)",
-            [QgsProcessing.TypeVectorPolygon], optional=True))
+        self._add_label_parameters()
         self.addParameter(QgsProcessingParameterNumber(
             self.TILE, "Tile size (pixels)", QgsProcessingParameterNumber.Integer, 512,
             minValue=32))
@@ -431,7 +427,7 @@ class EvaluateAlgorithm(QgsProcessingAlgorithm):
                 inputs = training_inputs(labels, area, layer.crs(), work, min_landslides=1)
             except ValueError as exc:
                 raise QgsProcessingException(str(exc)) from exc
-            raster = raster_paths([layer], feedback)[0]
+            raster = raster_paths([layer])[0]
             detect = backend_module("detect")
             loaded = backend_module("checkpoint").load_model(Path(model))
             found = work / "found.gpkg"
