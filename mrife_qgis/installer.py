@@ -125,11 +125,19 @@ def python_interpreter(executable: str | None = None, prefix: str | None = None,
         found = shutil.which(which)
         if found:
             candidates.append(Path(found))
+    # same version and same prefix: QGIS's own interpreter. sys.executable can be a different
+    # Python of the same version (seen: QGIS on Debian reports a pyenv shim found on PATH), whose
+    # packages are not QGIS's; it is only taken when no candidate has QGIS's prefix.
+    same_version = []
     for cand in dict.fromkeys(candidates):
         if cand.is_file():
             probe = _probe(cand)
             if probe and tuple(probe["version"]) == v:
-                return cand
+                if os.path.realpath(probe["prefix"]) == os.path.realpath(prefix):
+                    return cand
+                same_version.append(cand)
+    if same_version:
+        return same_version[0]
     raise FileNotFoundError(f"cannot find the Python {v[0]}.{v[1]} interpreter QGIS runs "
                             f"(sys.executable is {executable}); install the packages by hand "
                             "with the command shown")

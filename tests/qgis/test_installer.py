@@ -93,6 +93,13 @@ def test_python_interpreter_found_when_sys_executable_is_qgis():
     out = subprocess.run([str(found), "-c", "import sys; print(sys.version_info[:2])"],
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == str(tuple(sys.version_info[:2]))
+    # a same-version Python with another prefix (a venv, pyenv) as sys.executable: QGIS's
+    # interpreter (prefix /usr) is still the one found
+    other = installer.python_interpreter(executable=sys.executable, prefix="/usr",
+                                         version=sys.version_info[:2])
+    probe = subprocess.run([str(other), "-c", "import sys; print(sys.prefix)"],
+                           capture_output=True, text=True, check=True)
+    assert probe.stdout.strip() == "/usr"
     with pytest.raises(FileNotFoundError, match="cannot find the Python 2.6"):
         installer.python_interpreter(executable="/usr/bin/qgis", prefix="/nonexistent",
                                      version=(2, 6))
