@@ -134,15 +134,27 @@ def rasterize(geoms: list[ogr.Geometry], grid: gdal.Dataset) -> np.ndarray:
     return mem.GetRasterBand(1).ReadAsArray().astype(np.uint8)
 
 
+BLOCK_TARGET = 10      # aim for this many spatial blocks, so that every split gets one
+BLOCK_LARGEST = 1024   # px; larger rasters are cut into blocks of this side
+
+
+def default_block_px(height: int, width: int, tile_size: int) -> int:
+    """Side of the spatial blocks a raster is split by: 1024 px on large rasters, smaller on
+    small ones so that there are about ``BLOCK_TARGET`` blocks (validation and test each get
+    one), never smaller than two tiles (a block must hold whole training tiles)."""
+    side = int((height * width / BLOCK_TARGET) ** 0.5)
+    return max(2 * tile_size, min(BLOCK_LARGEST, side))
+
+
 def load_raster_scenes(raster: Path, landslides: Path, mapped_area: Path | None = None, *,
                        ground_resolution: float | None = None, tile_size: int = 512,
                        block_px: int | None = None, split_seed: int = 0
                        ) -> tuple[dict[str, list[Scene]], GeoLoadReport, dict]:
     """Scenes (spatial blocks) per split, the load report, and grid facts for the contract.
-    Blocks are ``block_px`` square (default: two tiles, at least 1024 px)."""
-    block_px = block_px or max(2 * tile_size, 1024)
+    Blocks are ``block_px`` square (default: ``default_block_px``)."""
     report = GeoLoadReport()
     grid = open_grid(raster, ground_resolution)
+    block_px = block_px or default_block_px(grid.RasterYSize, grid.RasterXSize, tile_size)
     target = grid.GetSpatialRef()
     polys = layer_geometries(Path(landslides), target, report, count=True)
     report.landslides = len(polys)

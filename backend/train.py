@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -52,6 +53,9 @@ class TrainConfig:
     icssn_cycle: tuple[int, int] = (1, 1)
     max_steps_per_epoch: int | None = None
     init_from: str | None = None   # fine-tune: start from this model file's weights
+    # time two training steps on a copy of the model before the run and report the expected
+    # duration (a "plan" progress event); costs about two steps
+    estimate_time: bool = True
 
 
 @dataclass
@@ -162,6 +166,19 @@ def train(model_cfg: ModelConfig, train_ds: TileDataset, val_ds: TileDataset | N
                              "history": history, "epoch_sums": partial}
         atomic_save(payload, rpath)
 
+    if progress is not None:
+        per_step = _seconds_per_step(model, model_cfg, train_ds, cfg, device) \
+            if cfg.estimate_time else None
+        val_batches = -(-len(val_ds) // cfg.batch_size) if val_ds is not None else 0
+        left = total - step
+        progress({"event": "plan", "epochs": cfg.epochs, "steps_per_epoch": batches_per_epoch,
+                  "total_steps": total, "steps_left": left, "train_tiles": len(train_ds),
+                  "val_tiles": len(val_ds) if val_ds is not None else 0,
+                  "device": device.type, "seconds_per_step": per_step,
+                  # validation is a forward pass only: about a third of a training step
+                  "eta_s": None if per_step is None else
+                  per_step * (left + (cfg.epochs - epoch) * val_batches / 3.0)})
+
     t0, steps_at_start = time.monotonic(), step
     while epoch < cfg.epochs:
         train_ds.set_epoch(epoch)
@@ -239,6 +256,38 @@ def train(model_cfg: ModelConfig, train_ds: TileDataset, val_ds: TileDataset | N
             progress({"event": "epoch", **record, "best_iou": best})
     rpath.unlink(missing_ok=True)
     return TrainResult("completed", out, rpath, epoch, best_metrics, history)
+
+
+def _seconds_per_step(model: SegmentationModel, model_cfg: ModelConfig, train_ds: TileDataset,
+                      cfg: TrainConfig, device: torch.device) -> float:
+    """Wall time of one training step (forward, backward, optimizer, teacher update), measured
+    on a copy of the model with the first batch: the second of two steps (the first warms up).
+    The model, the random state and the data are left as they were."""
+    probe = copy.deepcopy(model)
+    probe.train()
+    opt = torch.optim.SGD(probe.trainable_parameters(), lr=cfg.lr, momentum=cfg.momentum)
+    n = min(cfg.batch_size, len(train_ds))
+    items = [train_ds[i] for i in range(n)]
+    x = torch.from_numpy(np.stack([it[0] for it in items])).to(device)
+    y = torch.from_numpy(np.stack([it[1] for it in items])).to(device)
+    cuda = device.type == "cuda"
+    kwargs = {"phase": "segmentation"} if model_cfg.arch == "icssn" else {}
+    took = 0.0
+    with torch.random.fork_rng(devices=[device] if cuda else []):
+        for _ in range(2):
+            t0 = time.perf_counter()
+            with torch.autocast(device.type, dtype=torch.float16, enabled=cuda and cfg.amp):
+                loss = probe.compute_losses(x, y, torch.Generator().manual_seed(0),
+                                            **kwargs)["loss"]
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            probe.update_teacher()
+            if cuda:
+                torch.cuda.synchronize(device)
+            took = time.perf_counter() - t0
+    del probe, opt
+    return took
 
 
 def _batches(n: int, cfg: TrainConfig) -> int:

@@ -116,6 +116,21 @@ def _new_layer(path: Path, layer_name: str, fields: QgsFields,
     return layer
 
 
+def existing_layer(path: Path, table: str, display: str) -> QgsVectorLayer | None:
+    """The polygon layer ``table`` of the GeoPackage ``path`` when it is already there (the
+    panel opens it rather than overwrite someone's labels)."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    layer = QgsVectorLayer(f"{path}|layername={table}", display, "ogr")
+    if not layer.isValid():
+        return None
+    if layer.geometryType() != QgsWkbTypes.PolygonGeometry:
+        raise ValueError(f"{path.name} has a '{table}' layer that is not polygons; choose "
+                         "another GeoPackage")
+    return layer
+
+
 def create_label_layer(path: Path, crs: QgsCoordinateReferenceSystem,
                        name: str = "landslide labels") -> QgsVectorLayer:
     """A polygon layer ``labels`` in the GeoPackage ``path`` (created or added to), in ``crs``

@@ -41,10 +41,31 @@ class MrifeDock(BASE_CLASS, FORM_CLASS):
         self.refresh_devices()
         self.deviceCombo.currentIndexChanged.connect(self._device_chosen)
         from .detect_panel import DetectPanel
+        from .label_panel import LabelPanel
+        from .train_panel import TrainPanel
 
+        self.labelPanel = LabelPanel(iface, self.labelTab)
+        self.labelPlaceholder.hide()
+        self.labelLayout.addWidget(_scrolled(self.labelPanel))
+        self.trainPanel = TrainPanel(iface, self.selected_device, self.trainTab)
+        self.trainPlaceholder.hide()
+        self.trainLayout.addWidget(_scrolled(self.trainPanel))
         self.detectPanel = DetectPanel(iface, self.selected_device, self.detectTab)
         self.detectPlaceholder.hide()
-        self.detectLayout.addWidget(self.detectPanel)
+        self.detectLayout.addWidget(_scrolled(self.detectPanel))
+        self.labelPanel.labelLayerReady.connect(self._label_layer_ready)
+        self.labelPanel.areaLayerReady.connect(self.trainPanel.areaCombo.setLayer)
+        self.trainPanel.modelReady.connect(self.use_model)
+
+    def _label_layer_ready(self, layer) -> None:
+        self.trainPanel.labelCombo.setLayer(layer)
+        raster = self.labelPanel.rasterCombo.currentLayer()
+        if raster is not None and not self.trainPanel.rasters():
+            self.trainPanel.set_rasters([raster])
+
+    def use_model(self, path: str) -> None:
+        """Select a (newly trained) model in the Detect tab."""
+        self.detectPanel.modelWidget.setFilePath(path)
 
     def tr(self, text: str) -> str:
         return QCoreApplication.translate("MrifeDock", text)
@@ -125,3 +146,14 @@ class MrifeDock(BASE_CLASS, FORM_CLASS):
         self.deviceStatus.setStyleSheet("")
         self.deviceStatus.setText(self.tr("Will run on: {0}\ntorch {1}").format(
             dev.label, status.versions.get("torch", "?")))
+
+
+def _scrolled(widget):
+    """The tab's contents in a scroll area (the Train tab is taller than a laptop screen)."""
+    from qgis.PyQt.QtWidgets import QFrame, QScrollArea
+
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.NoFrame)
+    area.setWidget(widget)
+    return area

@@ -3,7 +3,6 @@ labels, the same inputs the panel's Train tab collects."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -26,51 +25,11 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
+from .. import training
 from ..deps import check_deps
 from ..paths import backend_module
 from ..settings import PluginSettings
-
-ARCHS = ["mrife", "icssn", "deeplabv3plus"]
-ARCH_LABELS = ["MRIFE", "ICSSN", "DeepLabv3+"]
-BACKBONES = ["resnet18", "resnet34", "resnet50", "resnet101"]
-# a raster whose pixel size differs from the base model's by more than this factor is resampled
-# to the model's resolution with a warning
-RESOLUTION_WARN_FACTOR = 1.5
-
-
-def writable_or_raise(path: Path) -> None:
-    """QgsProcessingException when ``path``'s folder cannot take a new file."""
-    folder = Path(path).parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".mrife-write-test")
-        os.close(fd)
-        os.unlink(tmp)
-    except OSError as exc:
-        raise QgsProcessingException(
-            f"cannot write to {folder} ({exc.strerror or exc}); choose a folder you can write "
-            "to for the model file") from exc
-
-
-def raster_paths(layers) -> list[Path]:
-    paths = []
-    for layer in layers:
-        if layer.providerType() != "gdal":
-            raise QgsProcessingException(
-                f"layer '{layer.name()}' is a {layer.providerType()} layer; training reads "
-                "files: save it with Export > Save As... (GeoTIFF) and use that layer")
-        paths.append(Path(layer.source().split("|")[0]))
-    return paths
-
-
-def pixel_size_m(layer) -> float | None:
-    from qgis.core import QgsUnitTypes
-
-    if layer.crs().isGeographic() or not layer.crs().isValid():
-        return None
-    factor = QgsUnitTypes.fromUnitToUnitFactor(layer.crs().mapUnits(),
-                                               QgsUnitTypes.DistanceMeters)
-    return layer.rasterUnitsPerPixelX() * factor
+from ..training import ARCH_LABELS, ARCHS, BACKBONES
 
 
 class _Base(QgsProcessingAlgorithm):
@@ -107,13 +66,12 @@ class _Base(QgsProcessingAlgorithm):
                                          "(Layer Properties > Source) before training")
         try:
             inputs = training_inputs(labels, area, crs, work)
+            paths = training.raster_paths(layers)
         except ValueError as exc:
             raise QgsProcessingException(str(exc)) from exc
         for m in inputs.messages:
             (feedback.pushWarning if "no mapped-area" in m else feedback.pushInfo)(m)
-        feedback.pushInfo(f"{inputs.landslide_count} landslide polygon(s), "
-                          f"{inputs.negative_count} 'not landslide' polygon(s)")
-        return layers, raster_paths(layers), inputs
+        return layers, paths, inputs
 
 
 class TrainAlgorithm(_Base):
@@ -181,128 +139,70 @@ class TrainAlgorithm(_Base):
         self.addOutput(QgsProcessingOutputNumber("VAL_F1", "Validation F1"))
         self.addOutput(QgsProcessingOutputString("STATUS", "completed or cancelled"))
 
+    def request(self, parameters, context) -> training.TrainRequest:
+        p = parameters
+        return training.TrainRequest(
+            rasters=self.parameterAsLayerList(p, self.RASTERS, context),
+            labels=self.parameterAsVectorLayer(p, self.LABELS, context),
+            area=self.parameterAsVectorLayer(p, self.AREA, context),
+            out=Path(self.parameterAsFileOutput(p, self.OUTPUT, context)),
+            base_model=self.parameterAsFile(p, self.BASE, context) or "",
+            from_scratch=self.parameterAsBool(p, self.SCRATCH, context),
+            arch=ARCHS[self.parameterAsEnum(p, self.ARCH, context)],
+            backbone=BACKBONES[self.parameterAsEnum(p, self.BACKBONE, context)],
+            epochs=self.parameterAsInt(p, self.EPOCHS, context),
+            batch_size=self.parameterAsInt(p, self.BATCH, context),
+            lr=self.parameterAsDouble(p, self.LR, context),
+            freeze_encoder=self.parameterAsBool(p, self.FREEZE, context),
+            tile_size=self.parameterAsInt(p, self.TILE, context),
+            device=self.parameterAsString(p, self.DEVICE, context) or "",
+            resume=self.parameterAsBool(p, self.RESUME, context),
+            max_steps_per_epoch=self.parameterAsInt(p, self.MAX_STEPS, context) or None)
+
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         status = check_deps()
         if not status.ok:
             raise QgsProcessingException(status.message())
-        out = Path(self.parameterAsFileOutput(parameters, self.OUTPUT, context))
-        if out.suffix.lower() != ".pt":
-            raise QgsProcessingException(f"name the model file *.pt, not {out.name}")
-        writable_or_raise(out)
+        req = self.request(parameters, context)
         work = Path(tempfile.mkdtemp(prefix="mrife-train-"))
         try:
-            return self._train(parameters, context, feedback, out, work)
+            try:
+                prep = training.prepare(req, work)
+            except ValueError as exc:
+                raise QgsProcessingException(str(exc)) from exc
+            for m in prep.infos:
+                feedback.pushInfo(m)
+            for m in prep.warnings:
+                feedback.pushWarning(m)
+            eta = {"s": None}
+
+            def progress(ev: dict) -> None:
+                if ev["event"] == "plan":
+                    text = training.describe_plan(ev, prep.device_label)
+                    (feedback.pushWarning if ev["device"] == "cpu" else feedback.pushInfo)(text)
+                elif ev["event"] == "step":
+                    feedback.setProgress(100.0 * ev["global_step"] / max(ev["total_steps"], 1))
+                    eta["s"] = ev.get("eta_s")
+                elif ev["event"] == "epoch":
+                    feedback.pushInfo(training.describe_epoch(ev, req.epochs, eta["s"]))
+
+            try:
+                result = training.run(prep, log=feedback.pushInfo, progress=progress,
+                                      should_stop=feedback.isCanceled)
+            except training.TrainFailedError as exc:
+                raise QgsProcessingException(str(exc)) from exc
         finally:
             shutil.rmtree(work, ignore_errors=True)
-
-    def _train(self, parameters, context, feedback, out: Path, work: Path) -> dict:
-        from ..detection import default_model
-
-        jobs = backend_module("jobs")
-        models = backend_module("models")
-        train_mod = backend_module("train")
-        checkpoint = backend_module("checkpoint")
-        devices = backend_module("devices")
-        layers, rasters, inputs = self._label_inputs(parameters, context, feedback, work)
-        scratch = self.parameterAsBool(parameters, self.SCRATCH, context)
-        base = self.parameterAsFile(parameters, self.BASE, context)
-        if not scratch and not base:
-            bundled = default_model()
-            if bundled is None:
-                raise QgsProcessingException("no base model given and none is bundled; choose "
-                                             "a model file or tick 'Start from scratch'")
-            base = str(bundled)
-        tile = self.parameterAsInt(parameters, self.TILE, context)
-        ground_res = None
-        if scratch:
-            cfg = models.arch_preset(
-                ARCHS[self.parameterAsEnum(parameters, self.ARCH, context)],
-                backbone=BACKBONES[self.parameterAsEnum(parameters, self.BACKBONE, context)])
-            tile = tile or 256
-            init_from = None
-        else:
-            try:
-                payload = checkpoint.read_payload(Path(base))
-            except checkpoint.CheckpointError as exc:
-                raise QgsProcessingException(f"base model: {exc}") from exc
-            cfg = models.ModelConfig.from_dict(payload["model_config"])
-            cfg.weights = None
-            contract = payload["data_contract"]
-            tile = tile or contract["tile_size"]
-            ground_res = contract.get("ground_resolution")
-            init_from = base
-            need = len(contract["bands"])
-            for layer in layers:
-                if layer.bandCount() < need:
-                    raise QgsProcessingException(
-                        f"layer '{layer.name()}' has {layer.bandCount()} band(s); the base "
-                        f"model needs {need}. Choose a raster with {need} bands or start from "
-                        "scratch")
-            px = pixel_size_m(layers[0])
-            if ground_res and px and max(px / ground_res, ground_res / px) > \
-                    RESOLUTION_WARN_FACTOR:
-                feedback.pushWarning(
-                    f"layer '{layers[0].name()}' has {px:.2f} m pixels; the base model was "
-                    f"trained at {ground_res:.2f} m: the imagery is resampled to "
-                    f"{ground_res:.2f} m for training (and detection does the same)")
-            feedback.pushInfo(f"fine-tuning {Path(base).name} ({cfg.arch}, {cfg.backbone})")
-        device = self.parameterAsString(parameters, self.DEVICE, context).strip() or \
-            PluginSettings.load().device
-        try:
-            dev = devices.resolve_device(device)
-        except ValueError as exc:
-            raise QgsProcessingException(str(exc)) from exc
-        if dev.key == "cpu":
-            feedback.pushWarning("no GPU in use: training runs on the CPU (the log gives the "
-                                 "time per epoch after the first one)")
-        epochs = self.parameterAsInt(parameters, self.EPOCHS, context)
-        steps = self.parameterAsInt(parameters, self.MAX_STEPS, context) or None
-        tcfg = train_mod.TrainConfig(
-            epochs=epochs, batch_size=self.parameterAsInt(parameters, self.BATCH, context),
-            lr=self.parameterAsDouble(parameters, self.LR, context), device=dev.key,
-            freeze_encoder=self.parameterAsBool(parameters, self.FREEZE, context),
-            init_from=init_from, max_steps_per_epoch=steps)
-
-        eta = {"s": None}
-
-        def progress(ev: dict) -> None:
-            if ev["event"] == "step":
-                feedback.setProgress(100.0 * ev["global_step"] / max(ev["total_steps"], 1))
-                eta["s"] = ev.get("eta_s")
-            elif ev["event"] == "epoch":
-                parts = [f"epoch {ev['epoch']}/{epochs}",
-                         f"loss {ev.get('train_loss', float('nan')):.4f}"]
-                if "val_iou_landslide" in ev:
-                    parts += [f"validation landslide IoU {ev['val_iou_landslide']:.3f}",
-                              f"F1 {ev.get('val_f1', 0):.3f}"]
-                if eta["s"] is not None:
-                    parts.append(f"about {eta['s'] / 60:.1f} min left")
-                feedback.pushInfo(", ".join(parts))
-
-        try:
-            result = jobs.train_on_raster(
-                rasters, inputs.landslides, inputs.mapped_area, cfg, tcfg, out,
-                tile_size=tile, ground_resolution=ground_res, log=feedback.pushInfo,
-                progress=progress, should_stop=feedback.isCanceled,
-                resume=self.parameterAsBool(parameters, self.RESUME, context))
-        except (ValueError, train_mod.TrainingError, checkpoint.CheckpointError) as exc:
-            raise QgsProcessingException(f"{layers[0].name()}: {exc}") from exc
-        except OSError as exc:
-            raise QgsProcessingException(
-                f"writing the model failed ({exc.strerror or exc}); the last good checkpoint "
-                f"({out.name} or {out.with_suffix('.resume.pt').name}) is intact. Free disk "
-                "space, then run again with 'Resume'") from exc
+        out = req.out
         if result.status != "completed":
-            feedback.pushWarning(f"cancelled; {out.with_suffix('.resume.pt').name} keeps the "
-                                 "run: tick 'Resume' to continue it")
+            feedback.pushWarning(f"cancelled; {prep.resume_file.name} keeps the run: tick "
+                                 "'Resume' to continue it")
         metrics = result.best_metrics or {}
-        iou = float(metrics.get("iou_landslide", 0.0))
-        f1 = float(metrics.get("f1", 0.0))
         if out.exists():
-            feedback.pushInfo(f"model written to {out}: validation landslide IoU {iou:.3f}, "
-                              f"F1 {f1:.3f}")
-        return {self.OUTPUT: str(out) if out.exists() else None, "VAL_IOU": iou,
-                "VAL_F1": f1, "STATUS": result.status}
+            feedback.pushInfo(f"model written to {out}: {training.describe_metrics(metrics)}")
+        return {self.OUTPUT: str(out) if out.exists() else None,
+                "VAL_IOU": float(metrics.get("iou_landslide", 0.0)),
+                "VAL_F1": float(metrics.get("f1", 0.0)), "STATUS": result.status}
 
 
 class ExportTilesAlgorithm(_Base):
@@ -425,9 +325,9 @@ class EvaluateAlgorithm(QgsProcessingAlgorithm):
         try:
             try:
                 inputs = training_inputs(labels, area, layer.crs(), work, min_landslides=1)
+                raster = training.raster_paths([layer])[0]
             except ValueError as exc:
                 raise QgsProcessingException(str(exc)) from exc
-            raster = raster_paths([layer])[0]
             detect = backend_module("detect")
             loaded = backend_module("checkpoint").load_model(Path(model))
             found = work / "found.gpkg"

@@ -133,3 +133,15 @@ def test_export_tiles_georeferenced_and_reusable(tmp_path):
         np.testing.assert_array_equal(ds.ReadAsArray(), img[:, r:r + 32, c:c + 32])
         mask = gdal.Open(str(mask_path)).ReadAsArray()
         assert set(np.unique(mask)) <= {0, 1}
+
+
+def test_default_block_size_gives_every_split_a_block():
+    from backend.data import split_scenes
+    from backend.geodata import default_block_px
+
+    assert default_block_px(8192, 8192, 512) == 1024          # large: 1024 px blocks
+    assert default_block_px(2000, 3000, 64) == 774            # sqrt(6e6 / 10)
+    assert default_block_px(512, 512, 128) == 256             # small: two tiles at least
+    # the bundled sample at 2 m/px (512 px, 128 px tiles): 4 blocks -> 2 train, 1 val, 1 test
+    n = (512 // 256) ** 2
+    assert [len(v) for v in split_scenes([f"b{i}" for i in range(n)]).values()] == [2, 1, 1]

@@ -151,6 +151,24 @@ def test_resume_after_cancel_equals_uninterrupted_run(small_sichuan, tmp_path):
         assert torch.equal(v, b["state_dict"][k]), k
 
 
+def test_time_estimate_is_stated_first_and_leaves_the_run_unchanged(small_sichuan, tmp_path):
+    """The "plan" event comes before any step, with a measured time per step; the probe runs on
+    a copy, so the trained weights equal those of a run without the estimate."""
+    cfg = ModelConfig(arch="mrife", backbone="resnet18")
+    events = []
+    train_on_folder(small_sichuan, cfg, _tcfg(epochs=2), tmp_path / "a.pt",
+                    progress=events.append)
+    plan = events[0]
+    assert plan["event"] == "plan" and [e["event"] for e in events[1:]].count("plan") == 0
+    assert plan["total_steps"] == 4 and plan["steps_per_epoch"] == 2
+    assert plan["seconds_per_step"] > 0 and plan["eta_s"] >= 4 * plan["seconds_per_step"]
+    train_on_folder(small_sichuan, cfg, _tcfg(epochs=2, estimate_time=False), tmp_path / "b.pt",
+                    progress=lambda e: None)
+    a, b = read_payload(tmp_path / "a.pt"), read_payload(tmp_path / "b.pt")
+    for k, v in a["state_dict"].items():
+        assert torch.equal(v, b["state_dict"][k]), k
+
+
 def test_nonfinite_loss_stops_with_message(small_sichuan, tmp_path):
     with pytest.raises(TrainingError, match="lower the learning rate"):
         train_on_folder(small_sichuan, ModelConfig(arch="deeplabv3plus", backbone="resnet18",

@@ -7,9 +7,14 @@ widgets, so tests can see what the plugin added to the toolbar, the menu and the
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from qgis.core import QgsProject, QgsRasterLayer, QgsVectorLayer
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import QMenu, QToolBar
+
+from mrife_qgis import labels as lab
 
 
 class DesktopIface:
@@ -82,3 +87,26 @@ def plugin(desktop_iface, qgis_processing):
     yield p
     if p.provider is not None:
         p.unload()
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "sample"
+
+
+@pytest.fixture
+def sample_layer(plugin):
+    """The bundled sample: four real scenes (2048 px, 0.5 m, synthetic UTM georeference)."""
+    layer = QgsRasterLayer(str(SAMPLE / "sichuan_sample.tif"), "sample")
+    assert layer.isValid()
+    QgsProject.instance().addMapLayer(layer)
+    yield layer
+    QgsProject.instance().removeAllMapLayers()
+
+
+@pytest.fixture
+def label_layer(sample_layer, tmp_path):
+    """A label layer made by the plugin, filled with the sample's landslide outlines."""
+    layer = lab.create_label_layer(tmp_path / "labels.gpkg", sample_layer.crs())
+    src = QgsVectorLayer(str(SAMPLE / "sichuan_sample_landslides.gpkg"), "outlines", "ogr")
+    assert lab.copy_features(src, layer, lab.LANDSLIDE, selected_only=False) == 15
+    QgsProject.instance().addMapLayer(layer)
+    return layer

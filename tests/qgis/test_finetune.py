@@ -60,29 +60,6 @@ def raster_layer(plugin, geo_scene):
     QgsProject.instance().removeAllMapLayers()
 
 
-SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "sample"
-
-
-@pytest.fixture
-def sample_layer(plugin):
-    """The bundled sample: four real scenes (2048 px, 0.5 m, synthetic UTM georeference)."""
-    layer = QgsRasterLayer(str(SAMPLE / "sichuan_sample.tif"), "sample")
-    assert layer.isValid()
-    QgsProject.instance().addMapLayer(layer)
-    yield layer
-    QgsProject.instance().removeAllMapLayers()
-
-
-@pytest.fixture
-def label_layer(sample_layer, tmp_path):
-    """A label layer made by the plugin, filled with the sample's landslide outlines."""
-    layer = lab.create_label_layer(tmp_path / "labels.gpkg", sample_layer.crs())
-    src = QgsVectorLayer(str(SAMPLE / "sichuan_sample_landslides.gpkg"), "outlines", "ogr")
-    assert lab.copy_features(src, layer, lab.LANDSLIDE, selected_only=False) == 15
-    QgsProject.instance().addMapLayer(layer)
-    return layer
-
-
 def test_label_layer_fields_style_and_editing_defaults(raster_layer, tmp_path):
     layer = lab.create_label_layer(tmp_path / "l.gpkg", raster_layer.crs())
     assert layer.crs() == raster_layer.crs()

@@ -1,0 +1,395 @@
+"""The panel's Train tab: the inputs of ``mrife:train``, a QgsTask with progress, ETA, a live
+plot of losses and validation metrics, cancel (resumable), and the new model handed to the
+Detect tab when it ends."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from qgis.core import (
+    Qgis,
+    QgsApplication,
+    QgsMapLayerProxyModel,
+    QgsProject,
+    QgsTask,
+)
+from qgis.gui import QgsCollapsibleGroupBox, QgsFileWidget, QgsMapLayerComboBox
+from qgis.PyQt.QtCore import Qt, pyqtSignal
+from qgis.PyQt.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .. import training
+from ..deps import check_deps
+from ..detection import default_model
+from .plot import CurvePlot
+
+STARTS = ("The bundled model", "A model file", "From scratch")
+DEFAULT_NAME = "mrife-finetuned.pt"
+
+
+class TrainTask(QgsTask):
+    """Runs the backend's training off the main thread. Its progress reaches the panel through
+    the ``reported`` signal (queued to the main thread)."""
+
+    reported = pyqtSignal(object)
+    message = pyqtSignal(str)
+
+    def __init__(self, description: str, prep: training.PreparedTraining, workdir: Path):
+        super().__init__(description, QgsTask.CanCancel)
+        self.prep = prep
+        self.workdir = workdir
+        self.result = None
+        self.error: str | None = None
+        self.on_done = None
+
+    def _progress(self, ev: dict) -> None:
+        if ev["event"] == "step":
+            self.setProgress(100.0 * ev["global_step"] / max(ev["total_steps"], 1))
+        self.reported.emit(dict(ev))
+
+    def run(self) -> bool:
+        try:
+            self.result = training.run(self.prep, log=self.message.emit,
+                                       progress=self._progress, should_stop=self.isCanceled)
+            return self.result.status == "completed"
+        except training.TrainFailedError as exc:
+            self.error = str(exc)
+            return False
+        except Exception as exc:  # shown in the message bar, never a traceback dialog
+            self.error = f"{type(exc).__name__}: {exc}"
+            return False
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def finished(self, ok: bool) -> None:
+        if self.on_done is not None:
+            self.on_done(self, ok)
+
+
+class TrainPanel(QWidget):
+    """Widgets of the Train tab; ``task`` is the running TrainTask, if any. ``modelReady``
+    carries the path of a newly trained model."""
+
+    modelReady = pyqtSignal(str)  # noqa: N815 (Qt naming)
+    finishedRun = pyqtSignal(str)  # noqa: N815 "completed", "cancelled" or "failed"
+
+    def __init__(self, iface, device_getter, parent=None) -> None:
+        super().__init__(parent)
+        self.iface = iface
+        self.device_getter = device_getter
+        self.task: TrainTask | None = None
+        self.last_message = ""
+        self.last_result = None
+        self.log_lines: list[str] = []
+        form = QFormLayout()
+        self.rasterList = QListWidget()
+        self.rasterList.setMaximumHeight(64)
+        self.rasterList.setToolTip("tick the raster layers to train on (same bands)")
+        form.addRow("Imagery", self.rasterList)
+        self.labelCombo = QgsMapLayerComboBox()
+        self.labelCombo.setFilters(QgsMapLayerProxyModel.PolygonLayer)
+        self.labelCombo.setAllowEmptyLayer(True)
+        form.addRow("Labels", self.labelCombo)
+        self.areaCombo = QgsMapLayerComboBox()
+        self.areaCombo.setFilters(QgsMapLayerProxyModel.PolygonLayer)
+        self.areaCombo.setAllowEmptyLayer(True)
+        self.areaCombo.setToolTip("empty: the whole raster is taken as completely labelled")
+        form.addRow("Mapped area", self.areaCombo)
+        self.startCombo = QComboBox()
+        self.startCombo.addItems(STARTS)
+        if default_model() is None:
+            self.startCombo.setCurrentIndex(STARTS.index("A model file"))
+        self.startCombo.currentIndexChanged.connect(self._start_changed)
+        form.addRow("Start from", self.startCombo)
+        self.baseWidget = QgsFileWidget()
+        self.baseWidget.setFilter("MRIFE models (*.pt)")
+        form.addRow("Base model", self.baseWidget)
+        arch_row = QHBoxLayout()
+        self.archCombo = QComboBox()
+        for label, key in zip(training.ARCH_LABELS, training.ARCHS):
+            self.archCombo.addItem(label, key)
+        self.backboneCombo = QComboBox()
+        self.backboneCombo.addItems(training.BACKBONES)
+        arch_row.addWidget(self.archCombo)
+        arch_row.addWidget(self.backboneCombo)
+        form.addRow("Network", arch_row)
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 1000)
+        self.epochs.setValue(10)
+        form.addRow("Epochs", self.epochs)
+        self.outWidget = QgsFileWidget()
+        self.outWidget.setStorageMode(QgsFileWidget.SaveFile)
+        self.outWidget.setFilter("MRIFE models (*.pt)")
+        self.outWidget.lineEdit().setPlaceholderText(f"project folder/{DEFAULT_NAME}")
+        self.outWidget.fileChanged.connect(self._output_changed)
+        form.addRow("Save model as", self.outWidget)
+        self.resume = QCheckBox("Resume the cancelled run of this model")
+        self.resume.setEnabled(False)
+        form.addRow("", self.resume)
+        self.advanced = QgsCollapsibleGroupBox("Advanced")
+        self.advanced.setCollapsed(True)
+        adv = QFormLayout(self.advanced)
+        self.batch = QSpinBox()
+        self.batch.setRange(1, 256)
+        self.batch.setValue(4)
+        adv.addRow("Batch size", self.batch)
+        self.lr = QDoubleSpinBox()
+        self.lr.setDecimals(5)
+        self.lr.setRange(1e-5, 1.0)
+        self.lr.setSingleStep(0.001)
+        self.lr.setValue(0.007)
+        adv.addRow("Learning rate", self.lr)
+        self.freeze = QCheckBox("Freeze the encoder")
+        self.freeze.setToolTip("Train ASPP and the decoder only: faster, and safer with few "
+                               "labels")
+        adv.addRow("", self.freeze)
+        self.tile = QSpinBox()
+        self.tile.setRange(0, 4096)
+        self.tile.setSpecialValueText("base model's")
+        self.tile.setToolTip("0: the base model's tile size (256 px from scratch)")
+        adv.addRow("Tile size (px)", self.tile)
+        self.steps = QSpinBox()
+        self.steps.setRange(0, 1_000_000)
+        self.steps.setSpecialValueText("all tiles")
+        self.steps.setToolTip("at most this many steps per epoch (0: every training tile once)")
+        adv.addRow("Steps per epoch", self.steps)
+        form.addRow(self.advanced)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        buttons = QHBoxLayout()
+        self.trainButton = QPushButton("Train")
+        self.trainButton.clicked.connect(self.start)
+        self.cancelButton = QPushButton("Cancel")
+        self.cancelButton.setEnabled(False)
+        self.cancelButton.clicked.connect(self.cancel)
+        buttons.addWidget(self.trainButton)
+        buttons.addWidget(self.cancelButton)
+        layout.addLayout(buttons)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        layout.addWidget(self.progress)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        layout.addWidget(self.status)
+        self.plot = CurvePlot()
+        layout.addWidget(self.plot)
+        self.result = QLabel()
+        self.result.setWordWrap(True)
+        self.result.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        layout.addWidget(self.result)
+        layout.addStretch(1)
+        project = QgsProject.instance()
+        project.layersAdded.connect(self.refresh_rasters)
+        project.layersRemoved.connect(self.refresh_rasters)
+        self.refresh_rasters()
+        self._start_changed()
+
+    # -- inputs --------------------------------------------------------------------------------
+    def refresh_rasters(self, *_args) -> None:
+        """List the project's raster layers, keeping the ticks."""
+        from qgis.core import QgsRasterLayer
+
+        ticked = set(self._ticked_ids())
+        first = self.rasterList.count() == 0
+        self.rasterList.clear()
+        for layer in QgsProject.instance().mapLayers().values():
+            if not isinstance(layer, QgsRasterLayer):
+                continue
+            item = QListWidgetItem(layer.name())
+            item.setData(Qt.UserRole, layer.id())
+            item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
+            item.setCheckState(Qt.Checked if layer.id() in ticked else Qt.Unchecked)
+            self.rasterList.addItem(item)
+        if first and self.rasterList.count() == 1:
+            self.rasterList.item(0).setCheckState(Qt.Checked)
+
+    def _ticked_ids(self) -> list[str]:
+        ids = []
+        for i in range(self.rasterList.count()):
+            item = self.rasterList.item(i)
+            if item.checkState() == Qt.Checked:
+                ids.append(item.data(Qt.UserRole))
+        return ids
+
+    def set_rasters(self, layers) -> None:
+        want = {layer.id() for layer in layers}
+        self.refresh_rasters()
+        for i in range(self.rasterList.count()):
+            item = self.rasterList.item(i)
+            item.setCheckState(Qt.Checked if item.data(Qt.UserRole) in want else Qt.Unchecked)
+
+    def rasters(self) -> list:
+        project = QgsProject.instance()
+        return [project.mapLayer(i) for i in self._ticked_ids() if project.mapLayer(i)]
+
+    def _start_changed(self, *_args) -> None:
+        start = STARTS[self.startCombo.currentIndex()]
+        self.baseWidget.setEnabled(start == "A model file")
+        scratch = start == "From scratch"
+        self.archCombo.setEnabled(scratch)
+        self.backboneCombo.setEnabled(scratch)
+
+    def out_path(self) -> Path | None:
+        text = self.outWidget.filePath().strip()
+        if text:
+            path = Path(text)
+            return path if path.suffix.lower() == ".pt" else path.with_suffix(".pt")
+        home = QgsProject.instance().homePath()
+        return Path(home) / DEFAULT_NAME if home else None
+
+    def _output_changed(self, *_args) -> None:
+        out = self.out_path()
+        can = out is not None and out.with_suffix(".resume.pt").exists()
+        self.resume.setEnabled(can)
+        self.resume.setChecked(can)
+
+    def request(self) -> training.TrainRequest:
+        start = STARTS[self.startCombo.currentIndex()]
+        if start == "A model file" and not self.baseWidget.filePath().strip():
+            raise ValueError("choose the base model file, or start from the bundled model or "
+                             "from scratch")
+        out = self.out_path()
+        if out is None:
+            raise ValueError("choose where to save the new model (Save model as): the project "
+                             "is not saved, so there is no project folder to default to")
+        return training.TrainRequest(
+            rasters=self.rasters(), labels=self.labelCombo.currentLayer(),
+            area=self.areaCombo.currentLayer(), out=out,
+            base_model=self.baseWidget.filePath().strip() if start == "A model file" else "",
+            from_scratch=start == "From scratch", arch=self.archCombo.currentData(),
+            backbone=self.backboneCombo.currentText(), epochs=self.epochs.value(),
+            batch_size=self.batch.value(), lr=self.lr.value(),
+            freeze_encoder=self.freeze.isChecked(), tile_size=self.tile.value(),
+            device=self.device_getter() or "", resume=self.resume.isChecked(),
+            max_steps_per_epoch=self.steps.value() or None)
+
+    # -- running -------------------------------------------------------------------------------
+    def _say(self, text: str, level=Qgis.Info) -> None:
+        self.last_message = text
+        self.status.setText(text)
+        bar = self.iface.messageBar()
+        if bar is not None:
+            bar.pushMessage("MRIFE", text, level, 10 if level == Qgis.Success else 0)
+
+    def _log(self, text: str) -> None:
+        from ..log import log
+
+        self.log_lines.append(text)
+        log(text)
+
+    def start(self) -> bool:
+        """Check the inputs and start the task; False (with a message) if not."""
+        status = check_deps()
+        if not status.ok:
+            self._say(status.message(), Qgis.Critical)
+            return False
+        if self.task is not None:
+            return False
+        work = Path(tempfile.mkdtemp(prefix="mrife-train-"))
+        try:
+            req = self.request()
+            labels = req.labels
+            if labels is not None and labels.isEditable() and labels.isModified():
+                raise ValueError(f"layer '{labels.name()}' has unsaved edits; save them "
+                                 "(Ctrl+S) so training sees your latest outlines")
+            prep = training.prepare(req, work)
+        except ValueError as exc:
+            shutil.rmtree(work, ignore_errors=True)
+            self._say(str(exc), Qgis.Critical)
+            return False
+        self.log_lines = []
+        for m in prep.infos:
+            self._log(m)
+        for m in prep.warnings:
+            self._log(m)
+            bar = self.iface.messageBar()
+            if bar is not None:
+                bar.pushMessage("MRIFE", m, Qgis.Warning, 10)
+        self.prep = prep
+        self.task = TrainTask(f"MRIFE training {req.out.name}", prep, work)
+        self.task.on_done = self._done
+        self.task.reported.connect(self._event)
+        self.task.message.connect(self._log)
+        self.plot.clear(req.epochs)
+        self.result.setText("")
+        self.progress.setValue(0)
+        self.trainButton.setEnabled(False)
+        self.cancelButton.setEnabled(True)
+        self.status.setText(f"Preparing tiles and measuring the speed on {prep.device_label}...")
+        self._eta = None
+        QgsApplication.taskManager().addTask(self.task)
+        return True
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.status.setText("Cancelling: saving a resumable checkpoint...")
+            self.task.cancel()
+
+    def _event(self, ev: dict) -> None:
+        kind = ev.get("event")
+        if kind == "plan":
+            text = training.describe_plan(ev, self.prep.device_label)
+            self._log(text)
+            self._plan_text = text
+            self.status.setText(f"Training: {text}")
+            if ev.get("device") == "cpu" and ev.get("eta_s") is not None:
+                bar = self.iface.messageBar()
+                if bar is not None:
+                    bar.pushMessage("MRIFE", f"No GPU: training goes on on the CPU, {text}",
+                                    Qgis.Warning, 15)
+        elif kind == "step":
+            self._eta = ev.get("eta_s")
+            x = ev["epoch"] - 1 + ev["step"] / max(ev["steps"], 1)
+            self.plot.add("loss (step)", x, ev.get("losses", {}).get("loss"))
+            left = f", about {training.duration(self._eta)} left" if self._eta else ""
+            self.status.setText(f"Epoch {ev['epoch']}/{ev['epochs']}, step {ev['step']}/"
+                                f"{ev['steps']}{left}")
+        elif kind == "epoch":
+            e = ev["epoch"]
+            self.plot.add("loss (epoch)", e, ev.get("train_loss"))
+            self.plot.add("val IoU", e, ev.get("val_iou_landslide"))
+            self.plot.add("val F1", e, ev.get("val_f1"))
+            self._log(training.describe_epoch(ev, self.prep.request.epochs, self._eta))
+
+    def _done(self, task: TrainTask, ok: bool) -> None:
+        self.trainButton.setEnabled(True)
+        self.cancelButton.setEnabled(False)
+        self.task = None
+        req = task.prep.request
+        r = task.result
+        self.last_result = r
+        if r is not None and r.status == "completed":
+            self.progress.setValue(100)
+            metrics = training.describe_metrics(r.best_metrics or {})
+            self.result.setText(f"{req.out.name}: {metrics} (best of {r.epochs_done} "
+                                "epoch(s)). It is now selected in the Detect tab.")
+            self.modelReady.emit(str(req.out))
+            self._output_changed()
+            self._say(f"Training finished: {req.out} ({metrics})", Qgis.Success)
+            self.finishedRun.emit("completed")
+        elif r is not None and r.status == "cancelled":
+            self._output_changed()
+            kept = f" The best model so far is in {req.out.name}." if req.out.exists() else ""
+            self._say(f"Training cancelled; {task.prep.resume_file.name} keeps the run: keep "
+                      f"'Resume' ticked and press Train to continue it.{kept}", Qgis.Info)
+            self.finishedRun.emit("cancelled")
+        else:
+            self._output_changed()
+            self._say(f"Training failed: {task.error}", Qgis.Critical)
+            self.finishedRun.emit("failed")

@@ -1,0 +1,261 @@
+"""QGIS side of fine-tuning, shared by ``mrife:train`` and the panel's Train tab: check the
+inputs, turn layers into files the headless backend reads, build its configs, run, and word the
+progress. Errors are ValueError whose message names the layer and the fix (the algorithm turns
+them into QgsProcessingException, the panel shows them in the message bar)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .labels import TrainingInputs, training_inputs
+from .paths import backend_module
+
+ARCHS = ["mrife", "icssn", "deeplabv3plus"]
+ARCH_LABELS = ["MRIFE", "ICSSN", "DeepLabv3+"]
+BACKBONES = ["resnet18", "resnet34", "resnet50", "resnet101"]
+# a raster whose pixel size differs from the base model's by more than this factor is resampled
+# to the model's resolution with a warning
+RESOLUTION_WARN_FACTOR = 1.5
+
+
+def writable_or_raise(path: Path) -> None:
+    """ValueError when ``path``'s folder cannot take a new file."""
+    folder = Path(path).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".mrife-write-test")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise ValueError(
+            f"cannot write to {folder} ({exc.strerror or exc}); choose a folder you can write "
+            "to for the model file") from exc
+
+
+def raster_paths(layers) -> list[Path]:
+    paths = []
+    for layer in layers:
+        if layer.providerType() != "gdal":
+            raise ValueError(
+                f"layer '{layer.name()}' is a {layer.providerType()} layer; training reads "
+                "files: save it with Export > Save As... (GeoTIFF) and use that layer")
+        paths.append(Path(layer.source().split("|")[0]))
+    return paths
+
+
+def pixel_size_m(layer) -> float | None:
+    from qgis.core import QgsUnitTypes
+
+    if layer.crs().isGeographic() or not layer.crs().isValid():
+        return None
+    factor = QgsUnitTypes.fromUnitToUnitFactor(layer.crs().mapUnits(),
+                                               QgsUnitTypes.DistanceMeters)
+    return layer.rasterUnitsPerPixelX() * factor
+
+
+def duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+@dataclass
+class TrainRequest:
+    """What the user chose (the same in the algorithm's dialog and the Train tab)."""
+
+    rasters: list                       # QgsRasterLayer
+    labels: object                      # QgsVectorLayer or None
+    area: object                        # QgsVectorLayer or None
+    out: Path
+    base_model: str = ""                # "": the bundled model
+    from_scratch: bool = False
+    arch: str = "mrife"
+    backbone: str = "resnet18"
+    epochs: int = 10
+    batch_size: int = 4
+    lr: float = 0.007
+    freeze_encoder: bool = False
+    tile_size: int = 0                  # 0: the base model's, or 256 from scratch
+    device: str = ""                    # "": the panel's choice
+    resume: bool = False
+    max_steps_per_epoch: int | None = None
+
+
+@dataclass
+class PreparedTraining:
+    """Everything the backend needs; built on the main thread (it reads QGIS layers), run in
+    any thread."""
+
+    request: TrainRequest
+    rasters: list[Path]
+    inputs: TrainingInputs
+    model_cfg: object
+    train_cfg: object
+    tile_size: int
+    ground_resolution: float | None
+    device_label: str
+    infos: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def resume_file(self) -> Path:
+        return backend_module("train").resume_path_for(self.request.out)
+
+
+def prepare(req: TrainRequest, workdir: Path) -> PreparedTraining:
+    """Check the request and write the label files into ``workdir``; ValueError if it cannot
+    run."""
+    from .detection import default_model
+    from .settings import PluginSettings
+
+    models = backend_module("models")
+    checkpoint = backend_module("checkpoint")
+    devices = backend_module("devices")
+    train_mod = backend_module("train")
+    out = Path(req.out)
+    if out.suffix.lower() != ".pt":
+        raise ValueError(f"name the model file *.pt, not {out.name}")
+    writable_or_raise(out)
+    if not req.rasters:
+        raise ValueError("choose at least one raster layer to train on")
+    if req.labels is None:
+        raise ValueError("choose the label layer (landslide polygons)")
+    crs = req.rasters[0].crs()
+    if not crs.isValid():
+        raise ValueError(f"layer '{req.rasters[0].name()}' has no CRS; set it (Layer "
+                         "Properties > Source) before training")
+    inputs = training_inputs(req.labels, req.area, crs, workdir)
+    infos, warnings = [], []
+    for m in inputs.messages:
+        (warnings if "no mapped-area" in m else infos).append(m)
+    infos.append(f"{inputs.landslide_count} landslide polygon(s), {inputs.negative_count} "
+                 "'not landslide' polygon(s)")
+    rasters = raster_paths(req.rasters)
+    base = req.base_model
+    if not req.from_scratch and not base:
+        bundled = default_model()
+        if bundled is None:
+            raise ValueError("no base model given and none is bundled; choose a model file or "
+                             "start from scratch")
+        base = str(bundled)
+    tile, ground_res = req.tile_size, None
+    if req.from_scratch:
+        try:
+            cfg = models.arch_preset(req.arch, backbone=req.backbone)
+        except (KeyError, ValueError) as exc:
+            raise ValueError(f"architecture {req.arch}/{req.backbone}: {exc}") from exc
+        tile = tile or 256
+        init_from = None
+        infos.append(f"training from scratch: {cfg.arch}, {cfg.backbone}")
+    else:
+        try:
+            payload = checkpoint.read_payload(Path(base))
+        except checkpoint.CheckpointError as exc:
+            raise ValueError(f"base model: {exc}") from exc
+        cfg = models.ModelConfig.from_dict(payload["model_config"])
+        cfg.weights = None
+        contract = payload["data_contract"]
+        tile = tile or contract["tile_size"]
+        ground_res = contract.get("ground_resolution")
+        init_from = base
+        need = len(contract["bands"])
+        for layer in req.rasters:
+            if layer.bandCount() < need:
+                raise ValueError(
+                    f"layer '{layer.name()}' has {layer.bandCount()} band(s); the base model "
+                    f"needs {need}. Choose a raster with {need} bands or start from scratch")
+        px = pixel_size_m(req.rasters[0])
+        if ground_res and px and max(px / ground_res, ground_res / px) > \
+                RESOLUTION_WARN_FACTOR:
+            warnings.append(
+                f"layer '{req.rasters[0].name()}' has {px:.2f} m pixels; the base model was "
+                f"trained at {ground_res:.2f} m: the imagery is resampled to {ground_res:.2f} m "
+                "for training (and detection does the same)")
+        infos.append(f"fine-tuning {Path(base).name} ({cfg.arch}, {cfg.backbone})")
+    device = req.device.strip() or PluginSettings.load().device
+    dev = devices.resolve_device(device)
+    if dev.key == "cpu":
+        warnings.append("no GPU in use: training runs on the CPU; the expected time follows "
+                        "once two steps are measured")
+    tcfg = train_mod.TrainConfig(
+        epochs=req.epochs, batch_size=req.batch_size, lr=req.lr, device=dev.key,
+        freeze_encoder=req.freeze_encoder, init_from=init_from,
+        max_steps_per_epoch=req.max_steps_per_epoch or None)
+    if req.resume and not train_mod.resume_path_for(out).exists():
+        warnings.append(f"nothing to resume ({train_mod.resume_path_for(out).name} does not "
+                        "exist): starting a new run")
+    return PreparedTraining(req, rasters, inputs, cfg, tcfg, tile, ground_res, dev.label,
+                            infos, warnings)
+
+
+class TrainFailedError(ValueError):
+    """The run stopped; the message says what is kept and what to do."""
+
+
+def run(prep: PreparedTraining, *, log, progress, should_stop):
+    """Train (any thread). Returns the backend's TrainResult; TrainFailedError with a message for
+    bad data, a diverging run or a failed write (the last good files are intact)."""
+    jobs = backend_module("jobs")
+    train_mod = backend_module("train")
+    checkpoint = backend_module("checkpoint")
+    req = prep.request
+    name = req.rasters[0].name()
+
+    def backend_log(text: str) -> None:
+        if not text.startswith("no mapped-area layer"):   # prepare() has said it already
+            log(text)
+
+    try:
+        return jobs.train_on_raster(
+            prep.rasters, prep.inputs.landslides, prep.inputs.mapped_area, prep.model_cfg,
+            prep.train_cfg, req.out, tile_size=prep.tile_size,
+            ground_resolution=prep.ground_resolution, log=backend_log, progress=progress,
+            should_stop=should_stop, resume=req.resume)
+    except (ValueError, train_mod.TrainingError, checkpoint.CheckpointError) as exc:
+        raise TrainFailedError(f"{name}: {exc}") from exc
+    except OSError as exc:
+        out = Path(req.out)
+        kept = [p.name for p in (out, prep.resume_file) if p.exists()]
+        raise TrainFailedError(
+            f"writing the model failed ({exc.strerror or exc}); "
+            + (f"the last good checkpoint ({' and '.join(kept)}) is intact. Free disk space, "
+               "then run again with 'Resume'" if kept else "nothing was written yet. Free "
+               "disk space and run again")) from exc
+
+
+def describe_plan(ev: dict, device_label: str) -> str:
+    """The expected time, stated before training goes on."""
+    text = (f"{ev['steps_left']} training step(s) ({ev['epochs']} epoch(s) of "
+            f"{ev['steps_per_epoch']}, {ev['train_tiles']} training and {ev['val_tiles']} "
+            "validation tiles)")
+    if not ev["val_tiles"]:
+        text += ("; no validation tiles (the labelled area is too small to hold out a block): "
+                 "the last epoch is kept, without metrics. Label a larger area for a measured "
+                 "model")
+    if ev.get("eta_s") is not None:
+        text += (f"; expected time about {duration(ev['eta_s'])} on {device_label} "
+                 f"({ev['seconds_per_step']:.2f} s per step)")
+    return text
+
+
+def describe_epoch(ev: dict, epochs: int, eta_s: float | None) -> str:
+    parts = [f"epoch {ev['epoch']}/{epochs}", f"loss {ev.get('train_loss', float('nan')):.4f}"]
+    if "val_iou_landslide" in ev:
+        parts += [f"validation landslide IoU {ev['val_iou_landslide']:.3f}",
+                  f"F1 {ev.get('val_f1', 0):.3f}"]
+    if eta_s is not None and ev["epoch"] < epochs:
+        parts.append(f"about {duration(eta_s)} left")
+    return ", ".join(parts)
+
+
+def describe_metrics(metrics: dict) -> str:
+    if not metrics:
+        return "no validation tiles: no metrics"
+    return (f"validation landslide IoU {metrics.get('iou_landslide', 0):.3f}, F1 "
+            f"{metrics.get('f1', 0):.3f}, precision {metrics.get('precision', 0):.3f}, recall "
+            f"{metrics.get('recall', 0):.3f}")
