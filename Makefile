@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export QT_QPA_PLATFORM ?= offscreen
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup test test-fast lint package qgis demo model bench bench-models bench-accuracy bench-detect clean
+.PHONY: help setup test test-fast lint package qgis demo model bench bench-models bench-accuracy bench-detect bench-finetune clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -34,13 +34,16 @@ demo: setup  ## detection with the bundled model on the bundled sample, in headl
 model: setup  ## train the bundled model and the baseline on Sichuan (CPU, ~30 min); docs/bundled-model.md
 	bash scripts/make_model.sh
 
-bench: bench-models bench-detect  ## all benchmarks; numbers go to docs/
+bench: bench-models bench-detect bench-finetune  ## all benchmarks; numbers go to docs/
 
 bench-models: setup  ## parameter counts and forward time per 512 px tile for every network
 	$(PY) bench/bench_models.py --out docs/benchmarks-models.md
 
 bench-detect: setup  ## detection end to end vs bare model forward, and peak memory, by raster size
 	$(PY) bench/bench_detect.py --out docs/benchmarks-detect.md
+
+bench-finetune: setup  ## the bundled model before/after mrife:train on the sample, scored on held-out ground
+	$(PY) bench/bench_finetune.py --out docs/benchmarks-finetune.md
 
 bench-accuracy: setup  ## train/evaluate baseline, ICSSN, MRIFE and ablations on Sichuan (CPU, ~1 h)
 	$(PY) bench/bench_accuracy.py --out docs/results.md

@@ -197,7 +197,11 @@ def main() -> int:
     style(polys, "landslides.qml")
     prob = QgsRasterLayer(str(prob_tif), "landslide probability")
     style(prob, "probability.qml")
-    outlines = QgsVectorLayer(str(OUTLINES), "reference outlines", "ogr")
+    import shutil
+
+    outlines_copy = out / "reference_outlines.gpkg"   # QGIS opens GeoPackages for update
+    shutil.copyfile(OUTLINES, outlines_copy)
+    outlines = QgsVectorLayer(str(outlines_copy), "reference outlines", "ogr")
     from qgis.core import QgsFillSymbol, QgsSingleSymbolRenderer
 
     outlines.setRenderer(QgsSingleSymbolRenderer(QgsFillSymbol.createSimple(

@@ -92,6 +92,17 @@ def plugin(desktop_iface, qgis_processing):
 SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "sample"
 
 
+def sample_outlines(folder) -> Path:
+    """A copy of the sample's outlines: QGIS opens GeoPackages for update, which would touch the
+    file in the repository."""
+    import shutil
+
+    dst = Path(folder) / "sample_outlines.gpkg"
+    if not dst.exists():
+        shutil.copyfile(SAMPLE / "sichuan_sample_landslides.gpkg", dst)
+    return dst
+
+
 @pytest.fixture
 def sample_layer(plugin):
     """The bundled sample: four real scenes (2048 px, 0.5 m, synthetic UTM georeference)."""
@@ -106,7 +117,7 @@ def sample_layer(plugin):
 def label_layer(sample_layer, tmp_path):
     """A label layer made by the plugin, filled with the sample's landslide outlines."""
     layer = lab.create_label_layer(tmp_path / "labels.gpkg", sample_layer.crs())
-    src = QgsVectorLayer(str(SAMPLE / "sichuan_sample_landslides.gpkg"), "outlines", "ogr")
+    src = QgsVectorLayer(str(sample_outlines(tmp_path)), "outlines", "ogr")
     assert lab.copy_features(src, layer, lab.LANDSLIDE, selected_only=False) == 15
     QgsProject.instance().addMapLayer(layer)
     return layer

@@ -16,7 +16,7 @@ from qgis.PyQt.QtCore import QCoreApplication
 
 from mrife_qgis import labels as lab
 
-from .conftest import SAMPLE
+from .conftest import sample_outlines
 from .test_finetune import run
 
 
@@ -37,8 +37,8 @@ def dock(plugin, sample_layer):
     return d
 
 
-def _outlines() -> QgsVectorLayer:
-    src = QgsVectorLayer(str(SAMPLE / "sichuan_sample_landslides.gpkg"), "reviewed", "ogr")
+def _outlines(folder) -> QgsVectorLayer:
+    src = QgsVectorLayer(str(sample_outlines(folder)), "reviewed", "ogr")
     QgsProject.instance().addMapLayer(src)
     return src
 
@@ -58,7 +58,7 @@ def test_label_tab_creates_reopens_and_fills_label_layers(dock, sample_layer, tm
     assert dock.trainPanel.rasters() == [sample_layer]
     assert "No mapped-area layer: training will take the whole raster" in panel.summary.text()
     # review loop: accept three selected polygons, reject one
-    src = _outlines()
+    src = _outlines(tmp_path)
     panel.detectionCombo.setLayer(src)
     ids = sorted(f.id() for f in src.getFeatures())
     src.selectByIds(ids[:3])
