@@ -163,6 +163,10 @@ def test_train_algorithm_fine_tunes_then_detect_uses_the_new_model(
     text = fb.text()
     assert "fine-tuning scene.pt" in text and "no mapped-area layer" in text
     assert "training runs on the CPU" in text
+    # the sample is 0.5 m, the base model 2 m: resampled, with a warning that says so
+    assert any("layer 'sample' has 0.50 m pixels; the base model was trained at 2.00 m: the "
+               "imagery is resampled to 2.00 m" in w for w in fb.warnings)
+    assert any("expected time about" in w and "on CPU" in w for w in fb.warnings)
     meta = torch.load(out, weights_only=False)
     contract = meta["data_contract"]
     assert contract["ground_resolution"] == 2.0 and contract["tile_size"] == 128
