@@ -31,6 +31,8 @@ from backend.train import TrainConfig  # noqa: E402
 
 ROWS = [("Baseline (DeepLabv3+) = B", "B"), ("ICSSN", "icssn"), ("B+M", "B+M"),
         ("MRIFE = B+M+C", "B+M+C")]
+# rows that are not in the paper, run when named with --rows
+EXTRA = {"mrife-ema-warmup": "MRIFE, EMA warm-up (not in the paper)"}
 KEYS = ("pa", "precision", "recall", "iou_landslide", "miou", "f1", "object_accuracy")
 
 
@@ -116,7 +118,7 @@ def table(results: dict[str, list[dict]], args, split: dict | None, run_facts: s
              "standard deviation over seeds (n = runs per row).", "",
              "| method | n | " + " | ".join(KEYS) + " | train min / run |",
              "|---|---:|" + "---:|" * (len(KEYS) + 1)]
-    labels = dict((r, lab) for lab, r in ROWS)
+    labels = dict((r, lab) for lab, r in ROWS) | EXTRA
     for row, runs in results.items():
         cells = []
         for k in KEYS:

@@ -67,6 +67,10 @@ class MrifePlugin:
         self.action = None
 
         if self.dock is not None:
+            for panel in (self.dock.detectPanel, self.dock.trainPanel):
+                if panel.task is not None:   # runs on without its panel; a training run
+                    panel.task.on_done = None   # saves its resume file when it stops
+                    panel.task.cancel()
             self.iface.removeDockWidget(self.dock)
             self.dock.close()
             self.dock.deleteLater()

@@ -77,6 +77,7 @@ class DetectTask(QgsTask):
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def finished(self, ok: bool) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)   # a task cancelled before it ran
         if self.on_done is not None:
             self.on_done(self, ok)
 
@@ -275,6 +276,12 @@ class DetectPanel(QWidget):
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             base = re.sub(r"[^\w.-]+", "_", layer.name()) + f"_{stamp}"
             out = self._out_folder()
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ValueError(f"cannot create the results folder {out} "
+                                 f"({exc.strerror or exc}); choose another in 'Save results "
+                                 "in'") from exc
             opts = detect.DetectOptions(
                 extent=None if extent is None else (extent.xMinimum(), extent.yMinimum(),
                                                     extent.xMaximum(), extent.yMaximum()),

@@ -77,6 +77,7 @@ class TrainTask(QgsTask):
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def finished(self, ok: bool) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)   # a task cancelled before it ran
         if self.on_done is not None:
             self.on_done(self, ok)
 

@@ -129,6 +129,8 @@ def _panel(plugin, scene_model, geo_scene, tmp_path):
 
 def test_panel_runs_detection_as_task(plugin, scene_model, geo_scene, tmp_path):
     panel, _ = _panel(plugin, scene_model, geo_scene, tmp_path)
+    results = tmp_path / "new" / "results"            # created by the panel
+    panel.outWidget.setFilePath(str(results))
     assert "deeplabv3plus" in panel.modelInfo.text() and "2 m/px" in panel.modelInfo.text()
     assert panel.start()
     assert not panel.runButton.isEnabled() and panel.cancelButton.isEnabled()
@@ -140,7 +142,7 @@ def test_panel_runs_detection_as_task(plugin, scene_model, geo_scene, tmp_path):
     layers = [n.layer() for n in group.children()[0].findLayers()]
     assert layers[0].renderer().type() == "graduatedSymbol"
     assert layers[1].renderer().type() == "singlebandpseudocolor"
-    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".gpkg", ".qml", ".tif"]
+    assert sorted(p.suffix for p in results.iterdir()) == [".gpkg", ".qml", ".tif"]
     QgsProject.instance().removeAllMapLayers()
     QgsProject.instance().layerTreeRoot().removeAllChildren()
 
@@ -166,6 +168,10 @@ def test_panel_reports_bad_input_in_message_bar(plugin, scene_model, geo_scene, 
     assert not panel.start()
     assert panel.last_message.startswith("scene 011:") and "does not overlap" in \
         panel.last_message
+    panel.areaCombo.setCurrentIndex(1)             # whole layer, into a folder it cannot make
+    panel.outWidget.setFilePath("/proc/mrife-results")
+    assert not panel.start()
+    assert "cannot create the results folder /proc/mrife-results" in panel.last_message
     QgsProject.instance().removeAllMapLayers()
 
 

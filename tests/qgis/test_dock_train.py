@@ -167,6 +167,26 @@ def test_train_tab_cancel_keeps_a_resumable_run(dock, sample_layer, label_layer,
     assert len(torch.load(out, weights_only=False)["training_data"]["split"]["train"]) > 0
 
 
+def test_unloading_the_plugin_mid_training_stops_the_task_cleanly(
+        plugin, dock, sample_layer, label_layer, scene_model, tmp_path):
+    out = tmp_path / "gone.pt"
+    panel = _fill_train_tab(dock, sample_layer, label_layer, scene_model, out, epochs=3)
+    assert panel.start()
+    work = panel.task.workdir
+    plugin.unload()
+    from qgis.core import QgsApplication
+
+    manager = QgsApplication.taskManager()
+    end = time.monotonic() + 120
+    while manager.countActiveTasks() and time.monotonic() < end:
+        QCoreApplication.processEvents()
+        time.sleep(0.02)
+    assert manager.countActiveTasks() == 0
+    assert not work.exists()
+    assert not out.exists()                     # stopped before its first epoch ended
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+
+
 def test_train_tab_bad_input_is_a_message(dock, sample_layer, label_layer, scene_model, tmp_path):
     panel = _fill_train_tab(dock, sample_layer, label_layer, scene_model, tmp_path / "m.pt", 1)
     label_layer.startEditing()
