@@ -82,6 +82,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
                           split_seed=args.split_seed)
         result = train_on_folder(data, cfg, tcfg, Path(args.out), **common)
     else:
+        if not args.mapped_area:
+            print("no --mapped-area: the raster's whole extent is taken as completely labelled "
+                  "(everything outside the landslide polygons is a negative example)")
         result = train_on_raster(Path(args.raster), Path(args.labels),
                                  Path(args.mapped_area) if args.mapped_area else None, cfg, tcfg,
                                  Path(args.out), tile_size=args.tile_size,

@@ -102,9 +102,6 @@ def load_rasters(rasters, landslides: Path, mapped_area: Path | None, *,
                     "raster's CRS")
             if report.repaired:
                 log(f"invalid landslide geometries repaired: {report.repaired}")
-            if not report.mapped_area:
-                log("no mapped-area layer: the raster's whole extent is taken as completely "
-                    "labelled (everything outside the landslide polygons is a negative example)")
             summary.update(landslide_polygons=report.landslides,
                            repaired_geometries=report.repaired, block_px=f["block_px"])
         prefix = f"r{i}_" if len(rasters) > 1 else ""

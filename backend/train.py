@@ -76,6 +76,14 @@ def _step_seed(seed: int, step: int) -> int:
     return (seed * 1_000_003 + step) % (2**63 - 1)
 
 
+def _batch(dataset: TileDataset, indices, device: torch.device
+           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images and labels of the dataset's tiles ``indices``, stacked, on ``device``."""
+    items = [dataset[i] for i in indices]
+    return (torch.from_numpy(np.stack([it[0] for it in items])).to(device),
+            torch.from_numpy(np.stack([it[1] for it in items])).to(device))
+
+
 def _freeze_backbones(model: SegmentationModel) -> list[torch.nn.Module]:
     frozen = []
     for name in ("encoder", "student"):
@@ -192,9 +200,7 @@ def train(model_cfg: ModelConfig, train_ds: TileDataset, val_ds: TileDataset | N
                 return TrainResult("cancelled", out if out.exists() else None, rpath, epoch,
                                    best_metrics, history)
             idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-            items = [train_ds[i] for i in idx]
-            x = torch.from_numpy(np.stack([it[0] for it in items])).to(device)
-            y = torch.from_numpy(np.stack([it[1] for it in items])).to(device)
+            x, y = _batch(train_ds, idx, device)
             if cuda and cfg.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             torch.manual_seed(_step_seed(cfg.seed, step))
@@ -266,10 +272,7 @@ def _seconds_per_step(model: SegmentationModel, model_cfg: ModelConfig, train_ds
     probe = copy.deepcopy(model)
     probe.train()
     opt = torch.optim.SGD(probe.trainable_parameters(), lr=cfg.lr, momentum=cfg.momentum)
-    n = min(cfg.batch_size, len(train_ds))
-    items = [train_ds[i] for i in range(n)]
-    x = torch.from_numpy(np.stack([it[0] for it in items])).to(device)
-    y = torch.from_numpy(np.stack([it[1] for it in items])).to(device)
+    x, y = _batch(train_ds, range(min(cfg.batch_size, len(train_ds))), device)
     cuda = device.type == "cuda"
     kwargs = {"phase": "segmentation"} if model_cfg.arch == "icssn" else {}
     took = 0.0

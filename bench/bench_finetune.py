@@ -28,28 +28,27 @@ OUTLINES = ROOT / "resources" / "sample" / "sichuan_sample_landslides.gpkg"
 WORK = ROOT / "build" / "bench-finetune"
 
 
-class Feedback:
-    """Processing feedback that keeps the log and prints epoch lines."""
+def make_feedback():
+    """Processing feedback that keeps the log (``lines``) and prints the epoch lines and the
+    stated expected time (QGIS is imported only once it runs)."""
+    from qgis.core import QgsProcessingFeedback
 
-    def __new__(cls):
-        from qgis.core import QgsProcessingFeedback
+    class Feedback(QgsProcessingFeedback):
+        def __init__(self):
+            super().__init__()
+            self.lines: list[str] = []
 
-        class _F(QgsProcessingFeedback):
-            lines: list[str] = []
+        def pushInfo(self, text):  # noqa: N802
+            self.lines.append(text)
+            if text.startswith(("epoch", "model written")):
+                print(f"    {text}", flush=True)
 
-            def pushInfo(self, text):  # noqa: N802
-                self.lines.append(text)
-                if text.startswith(("epoch", "model written")):
-                    print(f"    {text}", flush=True)
+        def pushWarning(self, text):  # noqa: N802
+            self.lines.append(text)
+            if "expected time" in text:
+                print(f"    {text}", flush=True)
 
-            def pushWarning(self, text):  # noqa: N802
-                self.lines.append(text)
-                if "expected time" in text:
-                    print(f"    {text}", flush=True)
-
-        f = _F()
-        f.lines = []
-        return f
+    return Feedback()
 
 
 def run(alg: str, params: dict):
@@ -58,7 +57,7 @@ def run(alg: str, params: dict):
     a = QgsApplication.processingRegistry().createAlgorithmById(alg)
     context = QgsProcessingContext()
     context.setProject(QgsProject.instance())
-    fb = Feedback()
+    fb = make_feedback()
     ok = a.prepare(params, context, fb)
     assert ok, alg
     return a.runPrepared(params, context, fb), fb

@@ -217,7 +217,12 @@ class TrainingInputs:
     mapped_area: Path | None
     landslide_count: int
     negative_count: int
-    messages: list[str] = field(default_factory=list)
+    infos: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)   # the assumption made without a map
+
+    @property
+    def messages(self) -> list[str]:
+        return self.infos + self.warnings
 
 
 def _geometries(layer: QgsVectorLayer, crs: QgsCoordinateReferenceSystem
@@ -267,17 +272,18 @@ def training_inputs(labels: QgsVectorLayer, area: QgsVectorLayer | None,
             "more landslides, or accept detections into the label layer")
     slide_path = workdir / "landslides.gpkg"
     _write_layer(slide_path, "landslides", QgsFields(), crs, slides)
-    area_path = None
+    area_path, warnings = None, []
     if area is not None:
         area_path = workdir / "mapped_area.gpkg"
         area_geoms = negatives + [g for _f, g in _geometries(area, crs)[0]]
         _write_layer(area_path, "mapped_area", QgsFields(), crs, area_geoms + slides)
     elif negatives:
-        messages.append("no mapped-area layer: the raster's whole extent is taken as "
+        warnings.append("no mapped-area layer: the raster's whole extent is taken as "
                         "completely labelled; 'not landslide' polygons are negatives there "
                         "anyway")
     else:
-        messages.append("no mapped-area layer: the raster's whole extent is taken as completely "
+        warnings.append("no mapped-area layer: the raster's whole extent is taken as completely "
                         "labelled (everything outside the landslide polygons is a negative "
                         "example); add a mapped-area layer if parts are not labelled yet")
-    return TrainingInputs(slide_path, area_path, len(slides), len(negatives), messages)
+    return TrainingInputs(slide_path, area_path, len(slides), len(negatives), messages,
+                          warnings)

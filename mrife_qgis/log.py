@@ -28,3 +28,12 @@ def log(message: str, level: Qgis.MessageLevel = Qgis.Info, *, bar=None, title: 
         RECENT.append(f"{datetime.now().isoformat(timespec='seconds')} {kind}: {message}")
     if bar is not None:
         bar.pushMessage(title, message, level=level, duration=duration)
+
+
+def duration(seconds: float) -> str:
+    """A duration as a user reads it: 45 s, 12 min, 2.5 h."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

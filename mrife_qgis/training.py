@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .labels import TrainingInputs, training_inputs
+from .log import duration
 from .paths import backend_module
 
 ARCHS = ["mrife", "icssn", "deeplabv3plus"]
@@ -56,14 +57,6 @@ def pixel_size_m(layer) -> float | None:
     return layer.rasterUnitsPerPixelX() * factor
 
 
-def duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 @dataclass
 class TrainRequest:
     """What the user chose (the same in the algorithm's dialog and the Train tab)."""
@@ -107,6 +100,21 @@ class PreparedTraining:
         return backend_module("train").resume_path_for(self.request.out)
 
 
+def label_inputs(layers, labels, area, workdir: Path) -> tuple[list[Path], TrainingInputs]:
+    """The raster files and the label files (in the first raster's CRS) for the backend;
+    ValueError naming the layer and the fix."""
+    if not layers:
+        raise ValueError("choose at least one raster layer to train on")
+    if labels is None:
+        raise ValueError("choose the label layer (landslide polygons)")
+    crs = layers[0].crs()
+    if not crs.isValid():
+        raise ValueError(f"layer '{layers[0].name()}' has no CRS; set it (Layer Properties > "
+                         "Source) before training")
+    inputs = training_inputs(labels, area, crs, workdir)
+    return raster_paths(layers), inputs
+
+
 def prepare(req: TrainRequest, workdir: Path) -> PreparedTraining:
     """Check the request and write the label files into ``workdir``; ValueError if it cannot
     run."""
@@ -121,21 +129,10 @@ def prepare(req: TrainRequest, workdir: Path) -> PreparedTraining:
     if out.suffix.lower() != ".pt":
         raise ValueError(f"name the model file *.pt, not {out.name}")
     writable_or_raise(out)
-    if not req.rasters:
-        raise ValueError("choose at least one raster layer to train on")
-    if req.labels is None:
-        raise ValueError("choose the label layer (landslide polygons)")
-    crs = req.rasters[0].crs()
-    if not crs.isValid():
-        raise ValueError(f"layer '{req.rasters[0].name()}' has no CRS; set it (Layer "
-                         "Properties > Source) before training")
-    inputs = training_inputs(req.labels, req.area, crs, workdir)
-    infos, warnings = [], []
-    for m in inputs.messages:
-        (warnings if "no mapped-area" in m else infos).append(m)
+    rasters, inputs = label_inputs(req.rasters, req.labels, req.area, workdir)
+    infos, warnings = list(inputs.infos), list(inputs.warnings)
     infos.append(f"{inputs.landslide_count} landslide polygon(s), {inputs.negative_count} "
                  "'not landslide' polygon(s)")
-    rasters = raster_paths(req.rasters)
     base = req.base_model
     if not req.from_scratch and not base:
         bundled = default_model()
@@ -205,16 +202,11 @@ def run(prep: PreparedTraining, *, log, progress, should_stop):
     checkpoint = backend_module("checkpoint")
     req = prep.request
     name = req.rasters[0].name()
-
-    def backend_log(text: str) -> None:
-        if not text.startswith("no mapped-area layer"):   # prepare() has said it already
-            log(text)
-
     try:
         return jobs.train_on_raster(
             prep.rasters, prep.inputs.landslides, prep.inputs.mapped_area, prep.model_cfg,
             prep.train_cfg, req.out, tile_size=prep.tile_size,
-            ground_resolution=prep.ground_resolution, log=backend_log, progress=progress,
+            ground_resolution=prep.ground_resolution, log=log, progress=progress,
             should_stop=should_stop, resume=req.resume)
     except (ValueError, train_mod.TrainingError, checkpoint.CheckpointError) as exc:
         raise TrainFailedError(f"{name}: {exc}") from exc

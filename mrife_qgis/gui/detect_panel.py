@@ -18,7 +18,6 @@ from qgis.core import (
     QgsMapLayerProxyModel,
     QgsProject,
     QgsRectangle,
-    QgsTask,
 )
 from qgis.gui import QgsFileWidget, QgsMapLayerComboBox, QgsMapToolExtent
 from qgis.PyQt.QtCore import pyqtSignal
@@ -39,47 +38,34 @@ from qgis.PyQt.QtWidgets import (
 
 from .. import detection
 from ..deps import check_deps
+from ..log import duration, log
 from ..paths import backend_module
+from .task import PanelTask
 
 AREAS = ("Visible map extent", "Whole layer", "Rectangle drawn on the map",
          "Inside polygons of a layer")
 ASK_ABOVE_SECONDS = 15 * 60      # ask before runs estimated longer than this
 
 
-class DetectTask(QgsTask):
+class DetectTask(PanelTask):
     """Runs ``backend.detect.detect`` off the main thread. Results are read in ``finished``."""
 
-    def __init__(self, description: str, kwargs: dict, workdir: Path):
-        super().__init__(description, QgsTask.CanCancel)
-        self.kwargs = kwargs
-        self.workdir = workdir
-        self.result = None
-        self.error: str | None = None
-        self.cancelled = False
-        self.on_done = None
+    expected_errors = (ValueError,)
 
-    def run(self) -> bool:
-        detect = backend_module("detect")
-        inference = backend_module("inference")
+    def __init__(self, description: str, kwargs: dict, workdir: Path):
+        super().__init__(description, workdir)
+        self.kwargs = kwargs
+        self.cancelled = False
+
+    def work(self) -> bool:
         try:
-            self.result = detect.detect(
+            self.result = backend_module("detect").detect(
                 progress=lambda d, t: self.setProgress(100.0 * d / max(t, 1)),
                 should_stop=self.isCanceled, **self.kwargs)
             return True
-        except inference.Cancelled:
+        except backend_module("inference").Cancelled:
             self.cancelled = True
             return False
-        except Exception as exc:  # shown in the message bar, never a traceback dialog
-            self.error = str(exc) if isinstance(exc, ValueError) else \
-                f"{type(exc).__name__}: {exc}"
-            return False
-        finally:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def finished(self, ok: bool) -> None:
-        shutil.rmtree(self.workdir, ignore_errors=True)   # a task cancelled before it ran
-        if self.on_done is not None:
-            self.on_done(self, ok)
 
 
 class DetectPanel(QWidget):
@@ -242,9 +228,7 @@ class DetectPanel(QWidget):
     def _say(self, text: str, level=Qgis.Info) -> None:
         self.last_message = text
         self.status.setText(text)
-        bar = self.iface.messageBar()
-        if bar is not None:
-            bar.pushMessage("MRIFE", text, level, 10 if level == Qgis.Success else 0)
+        log(text, level, bar=self.iface.messageBar(), duration=10 if level == Qgis.Success else 0)
 
     def start(self) -> bool:
         """Check the inputs, estimate, and start the task; False (with a message) if not."""
@@ -304,7 +288,7 @@ class DetectPanel(QWidget):
             self._say(f"{layer.name()}: the area cannot be transformed to the layer's CRS "
                       f"({exc}); zoom to the layer or choose 'Whole layer'", Qgis.Critical)
             return False
-        text = (f"{plan.describe()}; about {_duration(estimate)} on {dev.label}")
+        text = (f"{plan.describe()}; about {duration(estimate)} on {dev.label}")
         if estimate > ASK_ABOVE_SECONDS and not self.confirm_large(
                 f"This detection covers {text}. Start it?"):
             shutil.rmtree(work, ignore_errors=True)
@@ -353,11 +337,3 @@ class DetectPanel(QWidget):
         else:
             self._say(f"Detection failed: {task.error}", Qgis.Critical)
             self.finishedRun.emit(False)
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"

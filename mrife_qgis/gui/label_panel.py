@@ -21,6 +21,8 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from .. import labels as lab
+from ..log import log
+from .task import chosen_file
 
 DEFAULT_GPKG = "mrife_labels.gpkg"
 
@@ -106,18 +108,11 @@ class LabelPanel(QWidget):
     # -- helpers -------------------------------------------------------------------------------
     def _say(self, text: str, level=Qgis.Info) -> None:
         self.last_message = text
-        bar = self.iface.messageBar()
-        if bar is not None:
-            bar.pushMessage("MRIFE", text, level, 10 if level in (Qgis.Info, Qgis.Success)
-                            else 0)
+        log(text, level, bar=self.iface.messageBar(),
+            duration=10 if level in (Qgis.Info, Qgis.Success) else 0)
 
     def gpkg_path(self) -> Path | None:
-        text = self.gpkgWidget.filePath().strip()
-        if text:
-            path = Path(text)
-            return path if path.suffix.lower() == ".gpkg" else path.with_suffix(".gpkg")
-        home = QgsProject.instance().homePath()
-        return Path(home) / DEFAULT_GPKG if home else None
+        return chosen_file(self.gpkgWidget, DEFAULT_GPKG)
 
     def describe(self, *_args) -> None:
         """What training will take from the chosen layers (counts, and the mapped-area

@@ -13,7 +13,6 @@ from qgis.core import (
     QgsApplication,
     QgsMapLayerProxyModel,
     QgsProject,
-    QgsTask,
 )
 from qgis.gui import QgsCollapsibleGroupBox, QgsFileWidget, QgsMapLayerComboBox
 from qgis.PyQt.QtCore import Qt, pyqtSignal
@@ -36,50 +35,35 @@ from qgis.PyQt.QtWidgets import (
 from .. import training
 from ..deps import check_deps
 from ..detection import default_model
+from ..log import duration, log
 from .plot import CurvePlot
+from .task import PanelTask, chosen_file
 
 STARTS = ("The bundled model", "A model file", "From scratch")
 DEFAULT_NAME = "mrife-finetuned.pt"
 
 
-class TrainTask(QgsTask):
+class TrainTask(PanelTask):
     """Runs the backend's training off the main thread. Its progress reaches the panel through
     the ``reported`` signal (queued to the main thread)."""
 
     reported = pyqtSignal(object)
     message = pyqtSignal(str)
+    expected_errors = (training.TrainFailedError,)
 
     def __init__(self, description: str, prep: training.PreparedTraining, workdir: Path):
-        super().__init__(description, QgsTask.CanCancel)
+        super().__init__(description, workdir)
         self.prep = prep
-        self.workdir = workdir
-        self.result = None
-        self.error: str | None = None
-        self.on_done = None
 
     def _progress(self, ev: dict) -> None:
         if ev["event"] == "step":
             self.setProgress(100.0 * ev["global_step"] / max(ev["total_steps"], 1))
         self.reported.emit(dict(ev))
 
-    def run(self) -> bool:
-        try:
-            self.result = training.run(self.prep, log=self.message.emit,
-                                       progress=self._progress, should_stop=self.isCanceled)
-            return self.result.status == "completed"
-        except training.TrainFailedError as exc:
-            self.error = str(exc)
-            return False
-        except Exception as exc:  # shown in the message bar, never a traceback dialog
-            self.error = f"{type(exc).__name__}: {exc}"
-            return False
-        finally:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def finished(self, ok: bool) -> None:
-        shutil.rmtree(self.workdir, ignore_errors=True)   # a task cancelled before it ran
-        if self.on_done is not None:
-            self.on_done(self, ok)
+    def work(self) -> bool:
+        self.result = training.run(self.prep, log=self.message.emit, progress=self._progress,
+                                   should_stop=self.isCanceled)
+        return self.result.status == "completed"
 
 
 class TrainPanel(QWidget):
@@ -247,12 +231,7 @@ class TrainPanel(QWidget):
         self.backboneCombo.setEnabled(scratch)
 
     def out_path(self) -> Path | None:
-        text = self.outWidget.filePath().strip()
-        if text:
-            path = Path(text)
-            return path if path.suffix.lower() == ".pt" else path.with_suffix(".pt")
-        home = QgsProject.instance().homePath()
-        return Path(home) / DEFAULT_NAME if home else None
+        return chosen_file(self.outWidget, DEFAULT_NAME)
 
     def _output_changed(self, *_args) -> None:
         out = self.out_path()
@@ -284,15 +263,14 @@ class TrainPanel(QWidget):
     def _say(self, text: str, level=Qgis.Info) -> None:
         self.last_message = text
         self.status.setText(text)
-        bar = self.iface.messageBar()
-        if bar is not None:
-            bar.pushMessage("MRIFE", text, level, 10 if level == Qgis.Success else 0)
+        log(text, level, bar=self.iface.messageBar(), duration=10 if level == Qgis.Success else 0)
 
-    def _log(self, text: str) -> None:
-        from ..log import log
-
+    def _log(self, text: str, level=Qgis.Info, bar_seconds: int | None = None) -> None:
+        """Into the run's log lines and QGIS's log panel; with ``bar_seconds``, also into the
+        message bar."""
         self.log_lines.append(text)
-        log(text)
+        log(text, level, bar=self.iface.messageBar() if bar_seconds is not None else None,
+            duration=bar_seconds or 0)
 
     def start(self) -> bool:
         """Check the inputs and start the task; False (with a message) if not."""
@@ -318,10 +296,7 @@ class TrainPanel(QWidget):
         for m in prep.infos:
             self._log(m)
         for m in prep.warnings:
-            self._log(m)
-            bar = self.iface.messageBar()
-            if bar is not None:
-                bar.pushMessage("MRIFE", m, Qgis.Warning, 10)
+            self._log(m, Qgis.Warning, bar_seconds=10)
         self.prep = prep
         self.task = TrainTask(f"MRIFE training {req.out.name}", prep, work)
         self.task.on_done = self._done
@@ -347,18 +322,15 @@ class TrainPanel(QWidget):
         if kind == "plan":
             text = training.describe_plan(ev, self.prep.device_label)
             self._log(text)
-            self._plan_text = text
             self.status.setText(f"Training: {text}")
             if ev.get("device") == "cpu" and ev.get("eta_s") is not None:
-                bar = self.iface.messageBar()
-                if bar is not None:
-                    bar.pushMessage("MRIFE", f"No GPU: training goes on on the CPU, {text}",
-                                    Qgis.Warning, 15)
+                log(f"No GPU: training goes on on the CPU, {text}", Qgis.Warning,
+                    bar=self.iface.messageBar(), duration=15)
         elif kind == "step":
             self._eta = ev.get("eta_s")
             x = ev["epoch"] - 1 + ev["step"] / max(ev["steps"], 1)
             self.plot.add("loss (step)", x, ev.get("losses", {}).get("loss"))
-            left = f", about {training.duration(self._eta)} left" if self._eta else ""
+            left = f", about {duration(self._eta)} left" if self._eta else ""
             self.status.setText(f"Epoch {ev['epoch']}/{ev['epochs']}, step {ev['step']}/"
                                 f"{ev['steps']}{left}")
         elif kind == "epoch":

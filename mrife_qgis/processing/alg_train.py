@@ -51,26 +51,17 @@ class _Base(QgsProcessingAlgorithm):
             [QgsProcessing.TypeVectorPolygon], optional=True))
 
     def _label_inputs(self, parameters, context, feedback, work: Path):
-        from ..labels import training_inputs
-
         layers = self.parameterAsLayerList(parameters, self.RASTERS, context)
-        if not layers:
-            raise QgsProcessingException("choose at least one raster layer to train on")
-        labels = self.parameterAsVectorLayer(parameters, self.LABELS, context)
-        if labels is None:
-            raise QgsProcessingException("choose the label layer (landslide polygons)")
-        area = self.parameterAsVectorLayer(parameters, self.AREA, context)
-        crs = layers[0].crs()
-        if not crs.isValid():
-            raise QgsProcessingException(f"layer '{layers[0].name()}' has no CRS; set it "
-                                         "(Layer Properties > Source) before training")
         try:
-            inputs = training_inputs(labels, area, crs, work)
-            paths = training.raster_paths(layers)
+            paths, inputs = training.label_inputs(
+                layers, self.parameterAsVectorLayer(parameters, self.LABELS, context),
+                self.parameterAsVectorLayer(parameters, self.AREA, context), work)
         except ValueError as exc:
             raise QgsProcessingException(str(exc)) from exc
-        for m in inputs.messages:
-            (feedback.pushWarning if "no mapped-area" in m else feedback.pushInfo)(m)
+        for m in inputs.infos:
+            feedback.pushInfo(m)
+        for m in inputs.warnings:
+            feedback.pushWarning(m)
         return layers, paths, inputs
 
 

@@ -1,0 +1,59 @@
+"""The panels' background jobs (one QgsTask shape for detection and training) and their
+file choices."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from qgis.core import QgsTask
+
+
+class PanelTask(QgsTask):
+    """``work()`` runs off the main thread and returns success. An exception becomes ``error``
+    (shown in the message bar, never a traceback dialog; for ``expected_errors`` the message
+    alone). The work folder is removed however the task ends, also when it is cancelled before
+    it ran. ``on_done(task, ok)`` runs on the main thread."""
+
+    expected_errors: tuple[type[BaseException], ...] = ()
+
+    def __init__(self, description: str, workdir: Path):
+        super().__init__(description, QgsTask.CanCancel)
+        self.workdir = workdir
+        self.result = None
+        self.error: str | None = None
+        self.on_done = None
+
+    def work(self) -> bool:
+        raise NotImplementedError
+
+    def run(self) -> bool:
+        try:
+            return self.work()
+        except self.expected_errors as exc:
+            self.error = str(exc)
+            return False
+        except Exception as exc:
+            self.error = f"{type(exc).__name__}: {exc}"
+            return False
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def finished(self, ok: bool) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        if self.on_done is not None:
+            self.on_done(self, ok)
+
+
+def chosen_file(widget, default_name: str) -> Path | None:
+    """The file named in a QgsFileWidget, with the default name's suffix; when empty,
+    ``default_name`` in the project's folder (None for a project not saved yet)."""
+    from qgis.core import QgsProject
+
+    suffix = Path(default_name).suffix
+    text = widget.filePath().strip()
+    if text:
+        path = Path(text)
+        return path if path.suffix.lower() == suffix else path.with_suffix(suffix)
+    home = QgsProject.instance().homePath()
+    return Path(home) / default_name if home else None
