@@ -2,7 +2,16 @@
 training summary, format version, and (in a run's resumable file) the optimizer state.
 
 Files are written to a temporary file beside the target and renamed into place, so a crash,
-a cancel or a full disk never leaves a truncated model behind.
+a cancel or a full disk never leaves a truncated model behind; the temporary files of a run that
+was killed are removed by the next write into the same folder.
+
+Safe to open. A model file is something users pass around, so reading one must never run code.
+Every file is read with ``torch.load(weights_only=True)``, PyTorch's restricted unpickler, which
+builds only tensors and plain containers (dict, list, tuple, str, int, float, bool, None). Before
+that, the file's pickle is scanned (without executing it) for references to Python callables;
+a file that has any is refused with a message naming them, so nothing of it runs. Writing goes
+through :func:`plain`, which turns numpy scalars, paths and str subclasses (``torch.__version__``)
+into plain values, so every file this product writes passes that check.
 """
 
 from __future__ import annotations
@@ -14,9 +23,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from . import __version__
+from .leftovers import lock_fd, remove_stale
 from .models import ModelConfig, SegmentationModel, build_model
 from .preprocess import Preprocessing
 
@@ -65,13 +76,41 @@ class LoadedModel:
         return self.meta.get("name") or (self.path.stem if self.path else "model")
 
 
+def plain(obj: object) -> object:
+    """``obj`` with only what the safe loader accepts: tensors, dict/list/tuple, str, int,
+    float, bool, None. numpy scalars and arrays, paths and str subclasses are converted; anything
+    else is a TypeError (it would make the file unreadable by the safe loader)."""
+    if obj is None or type(obj) in (bool, int, float, str) or isinstance(obj, torch.Tensor):
+        return obj
+    if isinstance(obj, dict):
+        return {plain(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, tuple):
+        return tuple(plain(v) for v in obj)
+    if isinstance(obj, list):
+        return [plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(obj))
+    if isinstance(obj, np.generic):
+        return obj.item()
+    for kind in (bool, int, float, str):        # subclasses: TorchVersion, IntEnum, ...
+        if isinstance(obj, kind):
+            return kind(obj)
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    raise TypeError(f"cannot store a {type(obj).__name__} in a model file")
+
+
 def atomic_save(obj: object, path: Path) -> None:
-    """torch.save to a temporary file in the same folder, fsync, then rename over ``path``."""
+    """torch.save to a temporary file in the same folder, fsync, then rename over ``path``.
+    The temporary file is locked while it is written; those of dead writers are removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    obj = plain(obj)
+    remove_stale(path.parent, f".{path.name}.*.part")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
+            lock_fd(fh.fileno())
             torch.save(obj, fh)
             fh.flush()
             os.fsync(fh.fileno())
@@ -143,13 +182,40 @@ def save_model(path: Path, model: SegmentationModel, contract: DataContract, **k
     return Path(path)
 
 
-def read_payload(path: Path, map_location: str | torch.device = "cpu") -> dict:
-    """Read and validate a model file's dict; CheckpointError for anything unusable."""
+# what every model file holds (key: type), and what a resume file holds besides
+REQUIRED = {"model_config": dict, "state_dict": dict, "data_contract": dict}
+RESUME_KEYS = ("optimizer", "scheduler", "scaler", "epoch", "step_in_epoch", "global_step",
+               "best_score", "best_metrics", "history", "epoch_sums")
+
+
+def code_references(path: Path) -> list[str]:
+    """The Python callables a torch file's pickle refers to beyond what the safe loader allows
+    (e.g. ``builtins.exec``, ``os.system``), found without executing anything."""
+    return list(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+
+
+def read_payload(path: Path, map_location: str | torch.device = "cpu", *,
+                 resume: bool = False) -> dict:
+    """Read and validate a model file's dict (a resume file's with ``resume``) without running
+    any code it may hold; CheckpointError for anything unusable or unsafe."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"model file not found: {path}")
     try:
-        data = torch.load(path, map_location=map_location, weights_only=False)
+        refs = code_references(path)
+    except Exception as exc:
+        raise CheckpointError(f"{path.name} cannot be read as a model file (it is corrupt or "
+                              f"not a model: {type(exc).__name__}); choose another file or "
+                              "train the model again") from exc
+    if refs:
+        shown = ", ".join(refs[:4]) + (" ..." if len(refs) > 4 else "")
+        raise CheckpointError(
+            f"{path.name} was not opened: it holds references to Python code ({shown}), which a "
+            "model file never needs and which would run on opening. It may have been tampered "
+            "with or written by another program; get the file again from a source you trust, "
+            "or open it only if you wrote it yourself")
+    try:
+        data = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:
         raise CheckpointError(f"{path.name} cannot be read as a model file (it is corrupt or "
                               f"not a model: {type(exc).__name__}); choose another file or "
@@ -161,6 +227,15 @@ def read_payload(path: Path, map_location: str | torch.device = "cpu") -> dict:
         raise CheckpointError(f"{path.name} was written by a newer MRIFE for QGIS (model format "
                               f"{version}, this version reads up to {FORMAT_VERSION}); update "
                               "the plugin")
+    missing = [k for k, t in REQUIRED.items() if not isinstance(data.get(k), t)]
+    if resume:
+        r = data.get("resume")
+        missing += ["resume"] if not isinstance(r, dict) else \
+            [f"resume.{k}" for k in RESUME_KEYS if k not in r]
+    if missing:
+        raise CheckpointError(f"{path.name} is damaged: it lacks {', '.join(missing)}; choose "
+                              "another file" + (" or start the run afresh (without resume)"
+                                                if resume else " or train the model again"))
     return data
 
 

@@ -5,9 +5,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
+
+
+def _writable_file(path: str | None, flag: str) -> None:
+    """ValueError before any work when ``path`` (an output) cannot be written."""
+    if not path:
+        return
+    folder = Path(path).resolve().parent
+    if not folder.is_dir():
+        raise ValueError(f"{flag} {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"{flag} {path}: folder {folder} is not writable")
+    if Path(path).is_dir():
+        raise ValueError(f"{flag} {path} is a folder; give a file name")
 
 
 def _cmd_devices(args: argparse.Namespace) -> int:
@@ -105,6 +119,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .data import load_folder_scenes
     from .devices import resolve_device
 
+    _writable_file(args.json, "--json")
     device = resolve_device(args.device).key
     loaded = load_model(Path(args.model), device)
     scale = 1.0
@@ -194,17 +209,30 @@ def _floats(text: str, n: int, what: str) -> tuple[float, ...]:
 
 
 def _cmd_detect(args: argparse.Namespace) -> int:
-    from .detect import DetectOptions, detect, plan_detection
+    from .detect import LARGE_PLAN_TILES, DetectOptions, detect, plan_detection, seconds_per_tile
 
+    _writable_file(args.json, "--json")
     opts = DetectOptions(
         bands=[int(b) for b in args.bands.split(",")] if args.bands else None,
         extent=_floats(args.extent, 4, "--extent") if args.extent else None,
         extent_crs=args.extent_crs, aoi=Path(args.aoi) if args.aoi else None,
         overlap=args.overlap, batch_size=args.batch_size, threshold=args.threshold,
         min_area=args.min_area, device=args.device, amp=args.amp, out_crs=args.out_crs,
-        rescale=args.rescale, simplify=not args.no_simplify)
+        rescale=args.rescale, simplify=not args.no_simplify,
+        max_tiles=None if args.allow_large else LARGE_PLAN_TILES)
     if args.plan:
-        print(plan_detection(Path(args.model), Path(args.raster), opts).describe())
+        from .checkpoint import load_model
+        from .devices import resolve_device
+        from .errors import reading
+
+        dev = resolve_device(args.device)
+        loaded = load_model(Path(args.model), dev.key)
+        with reading(args.raster):
+            plan = plan_detection(loaded, Path(args.raster), opts)
+        hours = plan.tiles * seconds_per_tile(loaded, dev.key, args.batch_size) / 3600
+        print(f"{plan.describe()}; about {hours * 60:.1f} min on {dev.label}")
+        if plan.tiles > LARGE_PLAN_TILES:
+            print(f"more than {LARGE_PLAN_TILES} tiles: running it needs --allow-large")
         return 0
     last = [0.0]
 
@@ -226,6 +254,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .detect import LARGE_PLAN_TILES
     from .models import ARCHITECTURES, BACKBONES, PRESETS
 
     parser = argparse.ArgumentParser(
@@ -303,7 +332,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-simplify", action="store_true", help="keep raw pixel-edge outlines")
     p.add_argument("--device", default="auto")
     p.add_argument("--amp", action="store_true", help="float16 autocast on CUDA")
-    p.add_argument("--plan", action="store_true", help="print the tile count and grid, and stop")
+    p.add_argument("--plan", action="store_true", help="print the tile count, grid and expected "
+                   "time, and stop")
+    p.add_argument("--allow-large", action="store_true",
+                   help=f"run plans of more than {LARGE_PLAN_TILES} tiles (refused without it, "
+                   "so a mistyped extent cannot start a day-long run)")
     p.add_argument("--json", help="also write the run's summary to this file")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_detect)
@@ -340,15 +373,16 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    from .checkpoint import CheckpointError
-    from .train import TrainingError
+    from .errors import user_message
 
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, PermissionError, CheckpointError,
-            TrainingError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        message = user_message(exc)
+        if message is None:
+            raise                      # a bug: keep the traceback for the report
+        print(f"error: {message}", file=sys.stderr)
+        return 1

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from osgeo import gdal
 
+from .errors import reading
 from .inference import window_starts
 from .models import IGNORE_INDEX
 from .preprocess import Preprocessing
@@ -44,15 +45,21 @@ def read_array(ds: gdal.Dataset) -> tuple[np.ndarray, np.ndarray]:
     nodata = [ds.GetRasterBand(b + 1).GetNoDataValue() for b in range(ds.RasterCount)]
     if all(v is not None for v in nodata):
         valid = ~np.all([arr[b] == nodata[b] for b in range(arr.shape[0])], axis=0)
+    if arr.dtype.kind in "fc":              # NaN / inf: invalid pixels, exactly like nodata
+        finite = np.isfinite(arr).all(axis=0)
+        if not finite.all():
+            valid &= finite
+            arr = np.where(finite, arr, 0).astype(arr.dtype)
     return arr, valid
 
 
 def read_raster(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(C, H, W) array of a file and its valid mask."""
-    ds = gdal.Open(str(path))
-    if ds is None:
-        raise ValueError(f"GDAL cannot open {path}")
-    return read_array(ds)
+    with reading(path):
+        ds = gdal.Open(str(path))
+        if ds is None:
+            raise ValueError(f"GDAL cannot open {path}")
+        return read_array(ds)
 
 
 def _number(stem: str) -> str | None:

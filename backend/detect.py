@@ -14,11 +14,16 @@
    Outlines are simplified by at most half a pixel (this removes the staircase of pixel edges and
    nothing the data resolves), then reprojected to the output CRS.
 4. **Nothing half-done.** Every output is written in a temporary folder beside the destination
-   and renamed into place at the end; a cancel or an error removes the folder.
+   and renamed into place at the end; a cancel or an error removes the folder. The destinations
+   are locked for the run (a second run writing the same files is refused), and the temporary
+   folders of killed runs are removed by the next run (``leftovers``).
+
+Pixels that are not finite (NaN, inf in float imagery) are invalid, exactly like nodata.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
@@ -33,8 +38,10 @@ import numpy as np
 from osgeo import gdal, ogr, osr
 
 from .checkpoint import LoadedModel, check_bands, file_checksum, load_model
+from .errors import reading
 from .geodata import GeoLoadReport, burn, layer_geometries, utm_epsg
 from .inference import Cancelled, grid_windows, stream_predict
+from .leftovers import DestinationLock, lock_folder, remove_stale
 
 gdal.UseExceptions()
 ogr.UseExceptions()
@@ -42,6 +49,10 @@ osr.UseExceptions()
 
 PROB_NODATA = -1.0
 LAYER_NAME = "landslides"
+TEMP_PREFIX = ".mrife-detect-"
+# plans above this many tiles need an explicit go-ahead (DetectOptions.max_tiles; the CLI's
+# --allow-large): about 15 min at the bundled model's 44 ms per tile on a 2-core CPU
+LARGE_PLAN_TILES = 20_000
 GDAL_TO_NUMPY = {"Byte": "uint8", "Int8": "int8", "UInt16": "uint16", "Int16": "int16",
                  "UInt32": "uint32", "Int32": "int32", "Float32": "float32",
                  "Float64": "float64"}
@@ -74,6 +85,8 @@ class DetectOptions:
             data's. Without it such a raster is refused with an explanation.
         simplify: simplify outlines by at most half a pixel (False: raw pixel edges).
         source_name: recorded in each polygon's ``source`` (default: the raster's file name).
+        max_tiles: refuse plans with more tiles than this (None: no limit). The command line
+            sets :data:`LARGE_PLAN_TILES` unless --allow-large is given.
     """
 
     bands: list[int] | None = None
@@ -90,6 +103,7 @@ class DetectOptions:
     rescale: bool = False
     simplify: bool = True
     source_name: str | None = None
+    max_tiles: int | None = None
 
 
 @dataclass
@@ -350,15 +364,27 @@ def seconds_per_tile(loaded: LoadedModel, device: str = "cpu", batch_size: int =
 # ---------------------------------------------------------------------------------------------
 # value range
 
-def _sample(grid: gdal.Dataset, band: int, size: int = 512) -> np.ndarray:
-    """Valid values of a band read at overview scale (at most size x size)."""
+SAMPLE_WINDOWS = 8       # per axis: at most 64 windows ...
+SAMPLE_SIDE = 64         # ... of 64 x 64 px: 262 144 pixels per band, whatever the raster's size
+
+
+def _sample(grid: gdal.Dataset, band: int) -> np.ndarray:
+    """Valid, finite values of a band from a fixed grid of small windows at full resolution.
+    Bounded work on any raster: reading a whole raster at reduced scale makes GDAL read every
+    block of a file without overviews (minutes to hours on a 100 000 px raster)."""
     b = grid.GetRasterBand(band)
+    m = b.GetMaskBand()
     w, h = grid.RasterXSize, grid.RasterYSize
-    f = max(w / size, h / size, 1.0)
-    bw, bh = max(int(w / f), 1), max(int(h / f), 1)
-    vals = b.ReadAsArray(0, 0, w, h, buf_xsize=bw, buf_ysize=bh).astype(np.float64)
-    mask = b.GetMaskBand().ReadAsArray(0, 0, w, h, buf_xsize=bw, buf_ysize=bh) > 0
-    return vals[mask]
+    kw, kh = min(SAMPLE_SIDE, w), min(SAMPLE_SIDE, h)
+    xs = np.unique(np.linspace(0, w - kw, SAMPLE_WINDOWS).astype(int))
+    ys = np.unique(np.linspace(0, h - kh, SAMPLE_WINDOWS).astype(int))
+    out = []
+    for y in ys:
+        for x in xs:
+            vals = b.ReadAsArray(int(x), int(y), kw, kh).astype(np.float64)
+            ok = (m.ReadAsArray(int(x), int(y), kw, kh) > 0) & np.isfinite(vals)
+            out.append(vals[ok])
+    return np.concatenate(out)
 
 
 def value_mapping(loaded: LoadedModel, grid: gdal.Dataset, name: str, rescale: bool
@@ -386,8 +412,9 @@ def value_mapping(loaded: LoadedModel, grid: gdal.Dataset, name: str, rescale: b
         scale[b] = tspan / max(span, 1e-12)
         offset[b] = tlo - lo * scale[b]
     if not any_valid:
-        raise DetectionError(f"{name} has no valid pixels in the area to search (all nodata); "
-                             "choose another area, or check the layer's nodata value")
+        raise DetectionError(f"{name} has no valid pixels in the area to search (all nodata, "
+                             "NaN or infinite); choose another area, or check the layer's "
+                             "nodata value")
     if not mismatch:
         return None
     if rescale:
@@ -461,21 +488,39 @@ def detect(model: Path | LoadedModel, raster: Path, out_vector: Path,
         loaded = load_model(Path(model), dev.key)
     checksum = file_checksum(loaded.path) if loaded.path and loaded.path.exists() else ""
     name = Path(raster).name
-    grid, plan, aoi = make_grid(loaded, Path(raster), opts)
-    warnings = list(plan.warnings)
-    for w in warnings:
-        say(w)
-    mapping = value_mapping(loaded, grid, name, opts.rescale)
-    if mapping is not None:
-        warnings.append(f"{name}'s values were stretched onto the model's training range")
-    say(plan.describe())
-
-    tmp = Path(tempfile.mkdtemp(prefix=".mrife-detect-", dir=out_vector.parent))
-    try:
-        result = _run(loaded, grid, plan, aoi, mapping, opts, dev, tmp, out_vector, probability,
-                      checksum, opts.source_name or name, progress, should_stop, say)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with reading(raster):
+        grid, plan, aoi = make_grid(loaded, Path(raster), opts)
+        if opts.max_tiles is not None and plan.tiles > opts.max_tiles:
+            raise DetectionError(
+                f"{plan.describe()}: more than {opts.max_tiles} tiles, about "
+                f"{plan.tiles * seconds_per_tile(loaded, dev.key) / 3600:.1f} h on {dev.label}; "
+                "narrow the area (extent or area polygons), or confirm the large run "
+                "(--allow-large)")
+        warnings = list(plan.warnings)
+        for w in warnings:
+            say(w)
+        mapping = value_mapping(loaded, grid, name, opts.rescale)
+        if mapping is not None:
+            warnings.append(f"{name}'s values were stretched onto the model's training range")
+        say(plan.describe())
+        folders = {out_vector.parent} | ({probability.parent} if probability else set())
+        with contextlib.ExitStack() as held:
+            for dest in (out_vector, probability):
+                if dest is not None:
+                    held.enter_context(DestinationLock(dest))
+            for folder in folders:
+                remove_stale(folder, TEMP_PREFIX + "*")
+                remove_stale(folder, ".*.gpkg.lock")
+                remove_stale(folder, ".*.tif.lock")
+            tmp = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=out_vector.parent))
+            owner = lock_folder(tmp)
+            try:
+                result = _run(loaded, grid, plan, aoi, mapping, opts, dev, tmp, out_vector,
+                              probability, checksum, opts.source_name or name, progress,
+                              should_stop, say)
+            finally:
+                os.close(owner)
+                shutil.rmtree(tmp, ignore_errors=True)
     result.warnings = warnings + result.warnings
     result.seconds = time.monotonic() - t_start
     return result
@@ -515,8 +560,11 @@ def _run(loaded, grid, plan, aoi, mapping, opts, dev, tmp: Path, out_vector: Pat
         kw, kh = min(t, w - c), min(t, h - r)
         raw = np.zeros((n, t, t), dtype=np.float64)
         valid = np.zeros((t, t), dtype=bool)
-        part = np.stack([b.ReadAsArray(c, r, kw, kh) for b in bands])
+        part = np.stack([b.ReadAsArray(c, r, kw, kh) for b in bands]).astype(np.float64)
         ok = np.any([m.ReadAsArray(c, r, kw, kh) > 0 for m in masks], axis=0)
+        finite = np.isfinite(part).all(axis=0)      # NaN / inf: invalid, like nodata
+        ok &= finite
+        part[:, ~finite] = 0.0
         if aoi_ds is not None:
             ok &= aoi_ds.GetRasterBand(1).ReadAsArray(c, r, kw, kh) > 0
         raw[:, :kh, :kw] = part
@@ -539,7 +587,8 @@ def _run(loaded, grid, plan, aoi, mapping, opts, dev, tmp: Path, out_vector: Pat
     for warning in rep.warnings:
         say(warning)
     if rep.run == 0:
-        raise DetectionError(f"{source} has no valid pixels in the area to search (all nodata)")
+        raise DetectionError(f"{source} has no valid pixels in the area to search (all nodata, "
+                             "NaN or infinite)")
     prob_ds.FlushCache()
     mask_ds.FlushCache()
     if should_stop is not None and should_stop():

@@ -3,7 +3,9 @@
 complete (without them: the raster's whole extent).
 
 Polygons in another CRS are reprojected to the raster's grid; invalid geometries are repaired
-(``MakeValid``) and counted. The raster is read at the chosen ground resolution (a raster in a
+(``MakeValid``) and counted; what is not a polygon after repair (points, lines, an outline
+collapsed to a line) is dropped and counted, so it never burns into a label. The raster is read
+at the chosen ground resolution (a raster in a
 geographic CRS is warped to the UTM zone of its centre first). The area is cut into square
 spatial blocks that are assigned whole to train / validation / test (6:2:2, fixed seed), so
 overlapping tiles never straddle two splits.
@@ -18,6 +20,7 @@ import numpy as np
 from osgeo import gdal, ogr, osr
 
 from .data import Scene, read_array, split_scenes
+from .errors import reading
 
 gdal.UseExceptions()
 ogr.UseExceptions()
@@ -30,6 +33,7 @@ class GeoLoadReport:
     landslides: int = 0
     repaired: int = 0
     dropped_empty: int = 0
+    dropped_not_polygon: int = 0
     reprojected_from: str | None = None
     mapped_area: bool = False
     warnings: list[str] = field(default_factory=list)
@@ -90,10 +94,43 @@ def layer_geometries(path: Path, target: osr.SpatialReference, report: GeoLoadRe
         if not g.IsValid():
             g = g.MakeValid()
             report.repaired += count
+        g = polygonal(g)
+        if g is None:
+            report.dropped_not_polygon += count
+            continue
         if transform is not None:
             g.Transform(transform)
         geoms.append(g)
     return geoms
+
+
+def polygonal(g: ogr.Geometry | None) -> ogr.Geometry | None:
+    """The polygon parts of ``g`` (a polygon, multipolygon or collection), None when it has no
+    area: points, lines, and outlines that collapse to a line or a point."""
+    if g is None or g.IsEmpty():
+        return None
+    flat = ogr.GT_Flatten(g.GetGeometryType())
+    if flat in (ogr.wkbPolygon, ogr.wkbMultiPolygon, ogr.wkbCurvePolygon,
+                ogr.wkbMultiSurface):
+        g = ogr.ForceToMultiPolygon(g) if flat != ogr.wkbPolygon else g
+        return g if g.GetArea() > 0 else None
+    if flat == ogr.wkbGeometryCollection:
+        out = ogr.Geometry(ogr.wkbMultiPolygon)
+        for i in range(g.GetGeometryCount()):
+            part = polygonal(g.GetGeometryRef(i))
+            if part is not None:
+                for k in range(ogr.ForceToMultiPolygon(part).GetGeometryCount()):
+                    out.AddGeometry(ogr.ForceToMultiPolygon(part).GetGeometryRef(k))
+        return out if out.GetGeometryCount() and out.GetArea() > 0 else None
+    return None
+
+
+def no_polygons_error(path: Path, report: GeoLoadReport, what: str = "landslide") -> ValueError:
+    """The error for a layer with no usable polygon, saying what was dropped."""
+    return ValueError(
+        f"{Path(path).name} holds no usable {what} polygon ({report.dropped_empty} empty, "
+        f"{report.dropped_not_polygon} points, lines or outlines without area dropped); "
+        f"draw the {what}s as polygons")
 
 
 def memory_layer(geoms: list[ogr.Geometry], srs: osr.SpatialReference | None,
@@ -153,12 +190,17 @@ def load_raster_scenes(raster: Path, landslides: Path, mapped_area: Path | None 
     """Scenes (spatial blocks) per split, the load report, and grid facts for the contract.
     Blocks are ``block_px`` square (default: ``default_block_px``)."""
     report = GeoLoadReport()
-    grid = open_grid(raster, ground_resolution)
+    with reading(raster):
+        grid = open_grid(raster, ground_resolution)
     block_px = block_px or default_block_px(grid.RasterYSize, grid.RasterXSize, tile_size)
     target = grid.GetSpatialRef()
-    polys = layer_geometries(Path(landslides), target, report, count=True)
+    with reading(landslides):
+        polys = layer_geometries(Path(landslides), target, report, count=True)
+    if not polys:
+        raise no_polygons_error(landslides, report)
     report.landslides = len(polys)
-    image, valid = read_array(grid)
+    with reading(raster):
+        image, valid = read_array(grid)
     label = rasterize(polys, grid)
     if not label.any():
         raise ValueError(f"none of the {len(polys)} landslide polygon(s) of "

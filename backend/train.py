@@ -153,8 +153,11 @@ def train(model_cfg: ModelConfig, train_ds: TileDataset, val_ds: TileDataset | N
     epoch, skip, step, best, history = 0, 0, 0, -1.0, []
     best_metrics: dict = {}
     sums: dict[str, float] = {}
-    if resume and rpath.exists():
-        state = read_payload(rpath, device)
+    if resume and not rpath.exists():
+        raise TrainingError(f"nothing to resume: {rpath} does not exist (the run completed, or "
+                            "never started); run again without resume to start afresh")
+    if resume:
+        state = read_payload(rpath, device, resume=True)
         model.load_state_dict(state["state_dict"])
         r = state["resume"]
         opt.load_state_dict(r["optimizer"])

@@ -225,24 +225,41 @@ class TrainingInputs:
         return self.infos + self.warnings
 
 
+def _polygon_parts(g: QgsGeometry) -> QgsGeometry | None:
+    """The polygon parts of a (repaired) geometry; None when it has no area (points, lines,
+    outlines collapsed to a line by the repair)."""
+    if g.type() == QgsWkbTypes.PolygonGeometry:
+        return g if g.area() > 0 else None
+    parts = [p for p in g.asGeometryCollection()
+             if p.type() == QgsWkbTypes.PolygonGeometry and p.area() > 0] \
+        if QgsWkbTypes.isMultiType(g.wkbType()) else []
+    return QgsGeometry.collectGeometry(parts) if parts else None
+
+
 def _geometries(layer: QgsVectorLayer, crs: QgsCoordinateReferenceSystem
-                ) -> tuple[list[tuple[QgsFeature, QgsGeometry]], int]:
-    """(feature, geometry in ``crs``) for every non-empty feature, invalid ones repaired; and
-    how many were repaired."""
+                ) -> tuple[list[tuple[QgsFeature, QgsGeometry]], int, int]:
+    """(feature, polygon geometry in ``crs``) for every feature with an area, invalid ones
+    repaired; how many were repaired; how many were dropped (empty, NULL, points, lines,
+    outlines without area)."""
     tr = QgsCoordinateTransform(layer.crs(), crs, QgsProject.instance()) \
         if layer.crs() != crs else None
-    out, repaired = [], 0
+    out, repaired, dropped = [], 0, 0
     for f in layer.getFeatures():
         g = QgsGeometry(f.geometry())
         if g.isNull() or g.isEmpty():
+            dropped += 1
             continue
         if not g.isGeosValid():
             g = g.makeValid()
             repaired += 1
+        g = _polygon_parts(g)
+        if g is None:
+            dropped += 1
+            continue
         if tr is not None:
             g.transform(tr)
         out.append((f, g))
-    return out, repaired
+    return out, repaired, dropped
 
 
 def training_inputs(labels: QgsVectorLayer, area: QgsVectorLayer | None,
@@ -259,15 +276,20 @@ def training_inputs(labels: QgsVectorLayer, area: QgsVectorLayer | None,
                         f"{labels.crs().authid()} to the raster's {crs.authid()}")
     has_class = "class" in labels.fields().names()
     slides, negatives = [], []
-    read, repaired = _geometries(labels, crs)
+    read, repaired, dropped = _geometries(labels, crs)
     for f, g in read:
         cls = (f["class"] or LANDSLIDE) if has_class else LANDSLIDE
         (negatives if str(cls).strip().lower() == NOT_LANDSLIDE else slides).append(g)
     if repaired:
         messages.append(f"invalid geometries repaired in '{labels.name()}': {repaired}")
+    if dropped:
+        messages.append(f"features without a polygon area dropped from '{labels.name()}' "
+                        f"(empty, points, lines or collapsed outlines): {dropped}")
     if len(slides) < min_landslides:
         raise ValueError(
-            f"layer '{labels.name()}' has {len(slides)} landslide polygon(s); fine-tuning needs "
+            f"layer '{labels.name()}' has {len(slides)} landslide polygon(s)"
+            + (f" ({dropped} feature(s) without a polygon area dropped)" if dropped else "")
+            + f"; fine-tuning needs "
             f"at least {min_landslides} (so that training and validation each see one). Outline "
             "more landslides, or accept detections into the label layer")
     slide_path = workdir / "landslides.gpkg"

@@ -37,3 +37,11 @@ def duration(seconds: float) -> str:
     if seconds < 5400:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+def user_error(exc: BaseException) -> str:
+    """The message a user reads for ``exc``: the backend's one line for errors the user can act
+    on (bad input, damaged files, a busy destination, a full disk), else type and text."""
+    from .paths import backend_module
+
+    return backend_module("errors").user_message(exc) or f"{type(exc).__name__}: {exc}"

@@ -207,9 +207,14 @@ def run(prep: PreparedTraining, *, log, progress, should_stop):
             prep.rasters, prep.inputs.landslides, prep.inputs.mapped_area, prep.model_cfg,
             prep.train_cfg, req.out, tile_size=prep.tile_size,
             ground_resolution=prep.ground_resolution, log=log, progress=progress,
-            should_stop=should_stop, resume=req.resume)
+            should_stop=should_stop,
+            resume=req.resume and prep.resume_file.exists())
     except (ValueError, train_mod.TrainingError, checkpoint.CheckpointError) as exc:
         raise TrainFailedError(f"{name}: {exc}") from exc
+    except RuntimeError as exc:
+        if not backend_module("errors").is_gdal_error(exc):
+            raise
+        raise TrainFailedError(f"{name}: {backend_module('errors').user_message(exc)}") from exc
     except OSError as exc:
         out = Path(req.out)
         kept = [p.name for p in (out, prep.resume_file) if p.exists()]

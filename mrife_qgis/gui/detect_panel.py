@@ -38,7 +38,7 @@ from qgis.PyQt.QtWidgets import (
 
 from .. import detection
 from ..deps import check_deps
-from ..log import duration, log
+from ..log import duration, log, user_error
 from ..paths import backend_module
 from .task import PanelTask
 
@@ -50,7 +50,6 @@ ASK_ABOVE_SECONDS = 15 * 60      # ask before runs estimated longer than this
 class DetectTask(PanelTask):
     """Runs ``backend.detect.detect`` off the main thread. Results are read in ``finished``."""
 
-    expected_errors = (ValueError,)
 
     def __init__(self, description: str, kwargs: dict, workdir: Path):
         super().__init__(description, workdir)
@@ -279,14 +278,16 @@ class DetectPanel(QWidget):
             plan = detect.plan_detection(loaded, raster, opts)
             dev = backend_module("devices").resolve_device(opts.device)
             estimate = plan.tiles * detect.seconds_per_tile(loaded, dev.key, opts.batch_size)
-        except (ValueError, checkpoint.CheckpointError) as exc:
-            shutil.rmtree(work, ignore_errors=True)
-            self._say(f"{layer.name()}: {exc}", Qgis.Critical)
-            return False
         except QgsCsException as exc:
             shutil.rmtree(work, ignore_errors=True)
             self._say(f"{layer.name()}: the area cannot be transformed to the layer's CRS "
                       f"({exc}); zoom to the layer or choose 'Whole layer'", Qgis.Critical)
+            return False
+        except Exception as exc:
+            shutil.rmtree(work, ignore_errors=True)
+            if backend_module("errors").user_message(exc) is None:
+                raise
+            self._say(f"{layer.name()}: {user_error(exc)}", Qgis.Critical)
             return False
         text = (f"{plan.describe()}; about {duration(estimate)} on {dev.label}")
         if estimate > ASK_ABOVE_SECONDS and not self.confirm_large(

@@ -8,14 +8,14 @@ from pathlib import Path
 
 from qgis.core import QgsTask
 
+from ..log import user_error
+
 
 class PanelTask(QgsTask):
     """``work()`` runs off the main thread and returns success. An exception becomes ``error``
-    (shown in the message bar, never a traceback dialog; for ``expected_errors`` the message
-    alone). The work folder is removed however the task ends, also when it is cancelled before
-    it ran. ``on_done(task, ok)`` runs on the main thread."""
-
-    expected_errors: tuple[type[BaseException], ...] = ()
+    (shown in the message bar, never a traceback dialog: the backend's one line for errors the
+    user can act on, type and text otherwise). The work folder is removed however the task ends,
+    also when it is cancelled before it ran. ``on_done(task, ok)`` runs on the main thread."""
 
     def __init__(self, description: str, workdir: Path):
         super().__init__(description, QgsTask.CanCancel)
@@ -30,11 +30,8 @@ class PanelTask(QgsTask):
     def run(self) -> bool:
         try:
             return self.work()
-        except self.expected_errors as exc:
-            self.error = str(exc)
-            return False
         except Exception as exc:
-            self.error = f"{type(exc).__name__}: {exc}"
+            self.error = user_error(exc)
             return False
         finally:
             shutil.rmtree(self.workdir, ignore_errors=True)

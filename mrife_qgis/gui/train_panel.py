@@ -49,7 +49,6 @@ class TrainTask(PanelTask):
 
     reported = pyqtSignal(object)
     message = pyqtSignal(str)
-    expected_errors = (training.TrainFailedError,)
 
     def __init__(self, description: str, prep: training.PreparedTraining, workdir: Path):
         super().__init__(description, workdir)

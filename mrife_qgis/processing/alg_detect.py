@@ -27,6 +27,7 @@ from qgis.core import (
 from ..deps import check_deps
 from ..paths import backend_module
 from ..settings import PluginSettings
+from .errors import processing_error
 
 
 class _Styler(QgsProcessingLayerPostProcessorInterface):
@@ -173,8 +174,8 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
         try:
             try:
                 loaded = checkpoint.load_model(Path(model_path))
-            except checkpoint.CheckpointError as exc:
-                raise QgsProcessingException(f"model {Path(model_path).name}: {exc}") from exc
+            except Exception as exc:
+                raise processing_error(exc, f"model {Path(model_path).name}: ") from exc
             aoi = None
             source = self.parameterAsSource(parameters, self.AREA, context)
             if source is not None:
@@ -183,8 +184,8 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
                 raster = detection.raster_source(
                     layer, None if extent is None else rect, layer.crs(),
                     loaded.contract.ground_resolution, work, feedback)
-            except ValueError as exc:
-                raise QgsProcessingException(str(exc)) from exc
+            except Exception as exc:
+                raise processing_error(exc) from exc
             opts = detect.DetectOptions(
                 bands=bands, extent=extent, extent_crs=extent_crs, aoi=aoi,
                 overlap=None if overlap < 0 else overlap,
@@ -210,8 +211,8 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
             except inference.Cancelled:
                 feedback.reportError("cancelled: nothing was written")
                 return {}
-            except (ValueError, checkpoint.CheckpointError) as exc:
-                raise QgsProcessingException(f"{layer.name()}: {exc}") from exc
+            except Exception as exc:
+                raise processing_error(exc, f"{layer.name()}: ") from exc
         finally:
             shutil.rmtree(work, ignore_errors=True)
         for w in result.warnings:

@@ -30,6 +30,7 @@ from ..deps import check_deps
 from ..paths import backend_module
 from ..settings import PluginSettings
 from ..training import ARCH_LABELS, ARCHS, BACKBONES
+from .errors import processing_error
 
 
 class _Base(QgsProcessingAlgorithm):
@@ -242,10 +243,12 @@ class ExportTilesAlgorithm(_Base):
                 counts = backend_module("export").export_tiles(
                     parts, out, tile, self.parameterAsDouble(parameters, self.RATIO, context),
                     should_stop=feedback.isCanceled)
-            except ValueError as exc:
-                raise QgsProcessingException(f"{layers[0].name()}: {exc}") from exc
             except OSError as exc:
-                raise QgsProcessingException(f"cannot write tiles to {out}: {exc}") from exc
+                if backend_module("errors").user_message(exc) is None:
+                    raise QgsProcessingException(f"cannot write tiles to {out}: {exc}") from exc
+                raise processing_error(exc, f"{layers[0].name()}: ") from exc
+            except Exception as exc:
+                raise processing_error(exc, f"{layers[0].name()}: ") from exc
         finally:
             shutil.rmtree(work, ignore_errors=True)
         feedback.pushInfo(f"tiles per split: {counts}")
@@ -320,9 +323,9 @@ class EvaluateAlgorithm(QgsProcessingAlgorithm):
             except ValueError as exc:
                 raise QgsProcessingException(str(exc)) from exc
             detect = backend_module("detect")
-            loaded = backend_module("checkpoint").load_model(Path(model))
             found = work / "found.gpkg"
             try:
+                loaded = backend_module("checkpoint").load_model(Path(model))
                 detect.detect(loaded, raster, found, None, detect.DetectOptions(
                     aoi=inputs.mapped_area, device=device, min_area=0.0, source_name=layer.name()),
                     progress=lambda d, t: feedback.setProgress(90.0 * d / max(t, 1)),
@@ -330,10 +333,10 @@ class EvaluateAlgorithm(QgsProcessingAlgorithm):
             except backend_module("inference").Cancelled:
                 feedback.reportError("cancelled")
                 return {}
-            except ValueError as exc:
-                raise QgsProcessingException(f"{layer.name()}: {exc}") from exc
-            metrics = backend_module("geodata").polygon_metrics(
-                found, inputs.landslides, raster, inputs.mapped_area)
+                metrics = backend_module("geodata").polygon_metrics(
+                    found, inputs.landslides, raster, inputs.mapped_area)
+            except Exception as exc:
+                raise processing_error(exc, f"{layer.name()}: ") from exc
         finally:
             shutil.rmtree(work, ignore_errors=True)
         feedback.pushInfo(
