@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export QT_QPA_PLATFORM ?= offscreen
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup test test-fast lint package qgis demo model bench bench-models bench-accuracy bench-detect bench-finetune clean
+.PHONY: help setup test test-fast lint package qgis demo model bench bench-models bench-accuracy bench-detect bench-finetune reliability clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -19,8 +19,9 @@ test: setup  ## the whole suite: backend unit tests and QGIS tests in a headless
 test-fast: setup  ## the suite without tests marked slow
 	$(PY) -m pytest -m "not slow"
 
-lint: setup  ## ruff, failing on errors
+lint: setup  ## ruff, and Bandit over the packaged code (fails on any Medium or High finding)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/bandit -q -r mrife_qgis backend --severity-level medium
 
 package: setup  ## build dist/mrife_qgis-<version>.zip for "Install from ZIP"
 	$(PY) scripts/package.py
@@ -47,6 +48,9 @@ bench-finetune: setup  ## the bundled model before/after mrife:train on the samp
 
 bench-accuracy: setup  ## train/evaluate baseline, ICSSN, MRIFE and ablations on Sichuan (CPU, ~1 h)
 	$(PY) bench/bench_accuracy.py --out docs/results.md
+
+reliability: setup  ## every bad input and fault through the CLI (~4 min); table in docs/reliability.md
+	$(PY) bench/reliability.py --out docs/reliability.md
 
 clean:  ## remove build outputs (keeps .venv)
 	rm -rf build dist .pytest_cache

@@ -373,8 +373,16 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from osgeo import gdal
+
     from .errors import user_message
 
+    # GDAL prints its own "ERROR 4: ..." / "Warning 1: ..." lines on stderr besides raising (the
+    # bindings pass errors of its worker threads to GDAL's default handler, which writes to
+    # stderr unless CPL_LOG names a file); the exception carries the same text, which the
+    # one-line error below shows
+    gdal.SetConfigOption("CPL_LOG", os.devnull)
+    gdal.SetErrorHandler("CPLQuietErrorHandler")
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -29,6 +29,7 @@ import torch
 from .checkpoint import DataContract, atomic_save, model_payload, read_payload, weights_from_payload
 from .data import TileDataset
 from .devices import resolve_device
+from .leftovers import remove_stale
 from .metrics import SegmentationScores
 from .models import ModelConfig, SegmentationModel, build_model
 
@@ -118,6 +119,8 @@ def train(model_cfg: ModelConfig, train_ds: TileDataset, val_ds: TileDataset | N
     """Train and write the best model to ``out``; see the module docstring."""
     out = Path(out)
     rpath = resume_path_for(out)
+    for target in (out, rpath):           # half-written files of a killed run into ``out``
+        remove_stale(out.parent, f".{target.name}.*.part")
     device = torch.device(resolve_device(cfg.device).key)
     cuda = device.type == "cuda"
     torch.manual_seed(cfg.seed)

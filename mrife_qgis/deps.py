@@ -38,14 +38,23 @@ class DepsStatus:
 def install_command() -> str:
     """The manual fallback: the pip command that installs the stack for the Python QGIS runs
     into the plugin's private folder (what the panel's Install button does, step by step)."""
-    from .installer import REQUIREMENTS, python_interpreter, runtime_dir
+    from .installer import (
+        REQUIREMENTS,
+        choose_build,
+        index_args,
+        nvidia_gpus,
+        python_interpreter,
+        runtime_dir,
+    )
 
     try:
         python = str(python_interpreter())
     except FileNotFoundError:
         python = "python3"
     reqs = " ".join(f'"{r}"' for r in REQUIREMENTS)
-    return f'"{python}" -m pip install --prefix "{runtime_dir(packages_base())}" {reqs}'
+    index = " ".join(index_args(choose_build(nvidia_gpus())[0]))
+    return (f'"{python}" -m pip install --prefix "{runtime_dir(packages_base())}" {index} '
+            f"{reqs}")
 
 
 def packages_base() -> Path:

@@ -33,7 +33,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-REQUIREMENTS = ("torch>=2.4", "torchvision>=0.19")
+# Exact versions (the pair this project is tested with, requirements.txt), each from one index
+# only (index_args): a name searched on two indexes at once is the shape of a dependency-
+# confusion attack, and a range lets an index serve any release it likes.
+TORCH_VERSION = "2.15.0"
+TORCHVISION_VERSION = "0.29.2"
+REQUIREMENTS = (f"torch=={TORCH_VERSION}", f"torchvision=={TORCHVISION_VERSION}")
 PYTORCH_INDEX = "https://download.pytorch.org/whl"
 CUDA_TAG = "cu126"              # CUDA 12.6 wheels: need an NVIDIA driver >= 525 (Linux) / 528
 MIN_DRIVER = {"linux": 525, "win32": 528}
@@ -48,7 +53,9 @@ def runtime_key(version: Sequence[int] | None = None, platform: str | None = Non
     """E.g. ``py311-linux-x86_64-1a2b3c4d``: one private folder per QGIS Python."""
     v = version or sys.version_info
     plat = (platform or sysconfig.get_platform()).replace(".", "_").replace(" ", "_")
-    digest = hashlib.sha1(os.path.realpath(prefix or sys.prefix).encode()).hexdigest()[:8]
+    # a folder name, not a security use; sha1 keeps the names of existing installs
+    digest = hashlib.sha1(os.path.realpath(prefix or sys.prefix).encode(),
+                          usedforsecurity=False).hexdigest()[:8]
     return f"py{v[0]}{v[1]}-{plat}-{digest}"
 
 
@@ -211,19 +218,32 @@ def choose_build(gpus: GpuInfo, platform: str | None = None) -> tuple[str, str]:
 
 
 def index_args(build: str, platform: str | None = None) -> list[str]:
-    """pip options that pick the build. Linux: PyPI's torch is the CUDA build, the CPU build
-    comes from PyTorch's index; Windows: PyPI's is the CPU build, CUDA from PyTorch's index;
-    macOS: PyPI's (there is one build)."""
+    """pip options that pick the build, always from exactly one index, wheels only (no package
+    builds, so no setup.py runs). Linux: PyPI's torch is the CUDA build, the CPU build comes
+    from PyTorch's index; Windows: PyPI's is the CPU build, CUDA from PyTorch's index; macOS:
+    PyPI's (there is one build). PyTorch's indexes also serve torch's own dependencies, so the
+    install never mixes them with PyPI."""
     platform = platform or sys.platform
     if build not in ("cpu", "cuda"):
         raise ValueError(f"build must be 'cpu' or 'cuda', not {build!r}")
     if platform.startswith("linux") and build == "cpu":
-        return ["--index-url", f"{PYTORCH_INDEX}/cpu", "--extra-index-url",
-                "https://pypi.org/simple"]
-    if platform == "win32" and build == "cuda":
-        return ["--index-url", f"{PYTORCH_INDEX}/{CUDA_TAG}", "--extra-index-url",
-                "https://pypi.org/simple"]
-    return []
+        index = f"{PYTORCH_INDEX}/cpu"
+    elif platform == "win32" and build == "cuda":
+        index = f"{PYTORCH_INDEX}/{CUDA_TAG}"
+    else:
+        index = "https://pypi.org/simple"
+    return ["--index-url", index, "--only-binary", ":all:"]
+
+
+def check_versions(verified: dict, requirements: Sequence[str]) -> None:
+    """RuntimeError unless every ``name==version`` requirement that the check reported on
+    (torch, torchvision) is installed at that version (a local tag such as +cpu is allowed)."""
+    for req in requirements:
+        name, _, want = req.partition("==")
+        got = verified.get(name.strip())
+        if want and got is not None and str(got).split("+")[0] != want.strip():
+            raise RuntimeError(f"{name} {got} was installed where {want} was asked for; the "
+                               "package index served another release. Nothing was changed")
 
 
 # -- constraints -------------------------------------------------------------------------------
@@ -474,6 +494,7 @@ def install(base: Path, requirements: Sequence[str] = REQUIREMENTS, build: str =
             say(f"checking torch in a fresh process on {verify_device} ...")
             try:
                 verified = verify(python, *seen, device=verify_device)
+                check_versions(verified, requirements)
             except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as exc:
                 return InstallResult(False, str(exc), folder, "\n".join(lines))
             say(json.dumps(verified))

@@ -330,11 +330,11 @@ class EvaluateAlgorithm(QgsProcessingAlgorithm):
                     aoi=inputs.mapped_area, device=device, min_area=0.0, source_name=layer.name()),
                     progress=lambda d, t: feedback.setProgress(90.0 * d / max(t, 1)),
                     should_stop=feedback.isCanceled, log=feedback.pushInfo)
+                metrics = backend_module("geodata").polygon_metrics(
+                    found, inputs.landslides, raster, inputs.mapped_area)
             except backend_module("inference").Cancelled:
                 feedback.reportError("cancelled")
                 return {}
-                metrics = backend_module("geodata").polygon_metrics(
-                    found, inputs.landslides, raster, inputs.mapped_area)
             except Exception as exc:
                 raise processing_error(exc, f"{layer.name()}: ") from exc
         finally:

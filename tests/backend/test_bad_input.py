@@ -5,6 +5,8 @@ polygon. Real GDAL files, the real CLI and detection, the session's small scene 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -140,6 +142,12 @@ def test_truncated_geotiff_and_vrt_with_missing_source(scene_model, geo_scene, t
     rc, err = _run_cli(capsys, "detect", "--model", scene_model, "--raster", vrt, "--out", out,
                        "--device", "cpu")
     _one_line(rc, err, "mosaic.vrt")
+    # in a fresh process too: GDAL's own "ERROR 4: ..." line (written to the C-level stderr,
+    # which capsys does not see) must not come before ours
+    done = subprocess.run([sys.executable, "-m", "backend", "detect", "--model",
+                           str(scene_model), "--raster", str(vrt), "--out", str(out), "--device",
+                           "cpu"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    _one_line(done.returncode, done.stderr, "mosaic.vrt")
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     with pytest.raises(DataReadError, match="cut.tif"):
         load_raster_scenes(cut, geo_scene["labels"], tile_size=128)

@@ -208,10 +208,11 @@ def test_bad_model_files(tmp_path, small_sichuan):
         check_bands(load_model(out).contract, 1)
 
 
-class _FailsMidWrite:
-    """Pickling raises after part of the file is written: a real failed write."""
+class _FailsMidWrite(torch.Tensor):
+    """A tensor whose pickling raises after part of the file is written: a real failed write
+    (a tensor, so it passes checkpoint.plain like every stored value)."""
 
-    def __reduce__(self):
+    def __reduce_ex__(self, protocol):
         raise OSError(28, "No space left on device")
 
 
@@ -220,7 +221,8 @@ def test_failed_write_keeps_previous_file(tmp_path):
     atomic_save({"ok": torch.zeros(1000)}, target)
     before = target.read_bytes()
     with pytest.raises(OSError, match="No space"):
-        atomic_save({"big": torch.zeros(100000), "x": _FailsMidWrite()}, target)
+        atomic_save({"big": torch.zeros(100000),
+                     "x": torch.zeros(3).as_subclass(_FailsMidWrite)}, target)
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]
 

@@ -107,6 +107,23 @@ def test_python_interpreter_found_when_sys_executable_is_qgis():
 
 # -- build choice -------------------------------------------------------------------------------
 
+def test_installer_pins_the_tested_torch_and_checks_what_was_installed():
+    """The installer asks for exactly the torch/torchvision of requirements.txt (the pair the
+    suite runs on), and refuses an install that came back as another release."""
+    tested = {line.split("#")[0].strip() for line in
+              (Path(__file__).parents[2] / "requirements.txt").read_text().splitlines()
+              if line.startswith(("torch==", "torchvision=="))}
+    assert set(installer.REQUIREMENTS) == tested and len(tested) == 2
+    torch_v = next(r for r in tested if r.startswith("torch==")).split("==")[1]
+    vision_v = next(r for r in tested if r.startswith("torchvision==")).split("==")[1]
+    installer.check_versions({"torch": f"{torch_v}+cpu", "torchvision": vision_v},
+                             installer.REQUIREMENTS)
+    with pytest.raises(RuntimeError, match=f"torch 9.9.9 was installed where {torch_v}"):
+        installer.check_versions({"torch": "9.9.9", "torchvision": vision_v},
+                                 installer.REQUIREMENTS)
+
+
+
 def test_build_follows_nvidia_smi():
     smi = "NVIDIA GeForce RTX 3060, 535.183.01, 12288\nNVIDIA A100-SXM4-40GB, 535.183.01, 40960\n"
     gpus = installer.parse_nvidia_smi(smi)
@@ -120,10 +137,15 @@ def test_build_follows_nvidia_smi():
                                   "linux")[0] == "cpu"
     assert installer.choose_build(gpus, "darwin")[0] == "cpu"
     # where each build comes from
-    assert installer.index_args("cuda", "linux") == []
-    assert "https://download.pytorch.org/whl/cpu" in installer.index_args("cpu", "linux")
-    assert "https://download.pytorch.org/whl/cu126" in installer.index_args("cuda", "win32")
-    assert installer.index_args("cpu", "win32") == []
+    # exactly one index per build (never PyTorch's and PyPI together), wheels only
+    for build, platform, index in (("cuda", "linux", "https://pypi.org/simple"),
+                                   ("cpu", "linux", "https://download.pytorch.org/whl/cpu"),
+                                   ("cuda", "win32", "https://download.pytorch.org/whl/cu126"),
+                                   ("cpu", "win32", "https://pypi.org/simple"),
+                                   ("cpu", "darwin", "https://pypi.org/simple")):
+        args = installer.index_args(build, platform)
+        assert args == ["--index-url", index, "--only-binary", ":all:"], (build, platform)
+        assert "--extra-index-url" not in args
     with pytest.raises(ValueError):
         installer.index_args("rocm")
 
