@@ -19,9 +19,13 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import threading
+from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -100,18 +104,18 @@ def plain(obj: object) -> object:
     raise TypeError(f"cannot store a {type(obj).__name__} in a model file")
 
 
-def atomic_save(obj: object, path: Path) -> None:
-    """torch.save to a temporary file in the same folder, fsync, then rename over ``path``.
-    The temporary file is locked while it is written; those of dead writers are removed."""
+def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """``write(file)`` into a temporary file in the same folder, fsync, then rename over
+    ``path``. The temporary file is locked while it is written; those of dead writers are
+    removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    obj = plain(obj)
     remove_stale(path.parent, f".{path.name}.*.part")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             lock_fd(fh.fileno())
-            torch.save(obj, fh)
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         umask = os.umask(0)
@@ -121,6 +125,16 @@ def atomic_save(obj: object, path: Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_save(obj: object, path: Path) -> None:
+    """torch.save of ``plain(obj)`` through :func:`atomic_write`."""
+    obj = plain(obj)
+    atomic_write(path, lambda fh: torch.save(obj, fh))
+
+
+def atomic_write_bytes(data: bytes, path: Path) -> None:
+    atomic_write(path, lambda fh: fh.write(data))
 
 
 PRECISIONS = ("float32", "float16", "int8")
@@ -290,3 +304,68 @@ def check_bands(contract: DataContract, available: int, source: str = "the raste
                               f"{source} has {available}; choose a raster with at least {need} "
                               "bands or a model trained on this band count")
 
+
+
+def snapshot(obj: object) -> object:
+    """A copy of ``obj`` whose tensors are cloned (so training can go on changing the live ones
+    while a background write stores this state)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().clone()
+    if isinstance(obj, dict):
+        return {k: snapshot(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(snapshot(v) for v in obj)
+    return obj
+
+
+class BackgroundWriter:
+    """:func:`atomic_save` calls run in order on one background thread, so that writing a model
+    (about 0.4 s for MRIFE resnet18 on the development machine, 0.6 s for a resume file)
+    overlaps training instead of adding to it. ``save`` queues a write and returns; ``wait``
+    blocks until every queued write is on disk. A write that failed raises its error from the
+    next ``save`` or ``wait`` (the previous file at that path is intact, as with any failed
+    atomic_save), and the writes queued after it are dropped. Payloads must be snapshots."""
+
+    def __init__(self) -> None:
+        self._pending: deque[tuple[dict, Path]] = deque()
+        self._busy = False
+        self._error: BaseException | None = None
+        self._cv = threading.Condition()
+
+    def _work(self) -> None:
+        """Write what is queued, then end (a thread lives only while there is work)."""
+        while True:
+            with self._cv:
+                if not self._pending:
+                    self._busy = False
+                    self._cv.notify_all()
+                    return
+                payload, path = self._pending.popleft()
+                failed = self._error is not None
+            if failed:
+                continue
+            try:
+                atomic_save(payload, path)
+            except BaseException as exc:  # handed to the training thread by wait()/save()
+                with self._cv:
+                    self._error = exc
+
+    def save(self, payload: dict, path: Path) -> None:
+        self._raise()
+        with self._cv:
+            self._pending.append((payload, Path(path)))
+            if not self._busy:
+                self._busy = True
+                threading.Thread(target=self._work, name="model writer", daemon=True).start()
+
+    def wait(self) -> None:
+        """Block until every queued write is on disk; raise the error of one that failed."""
+        with self._cv:
+            self._cv.wait_for(lambda: not self._busy)
+        self._raise()
+
+    def _raise(self) -> None:
+        with self._cv:
+            error, self._error = self._error, None
+        if error is not None:
+            raise error

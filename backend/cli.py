@@ -41,8 +41,8 @@ def _progress_printer(quiet: bool):
             if ev.get("eta_s") is not None:
                 print(f"{ev['steps_left']} training steps ({ev['train_tiles']} training, "
                       f"{ev['val_tiles']} validation tiles) on {ev['device']}: expected about "
-                      f"{ev['eta_s'] / 60:.1f} min ({ev['seconds_per_step']:.2f} s per step)",
-                      flush=True)
+                      f"{ev['eta_s'] / 60:.1f} min ({ev['seconds_per_step']:.2f} s per step); "
+                      f"compute: {ev['compute']}", flush=True)
             if not ev["val_tiles"]:
                 print("no validation tiles: the last epoch is kept, without metrics",
                       flush=True)
@@ -85,7 +85,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     folders = _source_is_folders(args)
     tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                        seed=args.seed, device=args.device, freeze_encoder=args.freeze_encoder,
-                       max_steps_per_epoch=args.max_steps_per_epoch, init_from=args.init_from)
+                       max_steps_per_epoch=args.max_steps_per_epoch, init_from=args.init_from,
+                       precision=args.precision)
     t = time.monotonic()
     common = dict(resume=args.resume, progress=_progress_printer(args.quiet))
     if folders:
@@ -137,7 +138,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     t = time.monotonic()
     metrics = evaluate_scenes(loaded, scenes, overlap=args.overlap, batch_size=args.batch_size,
-                              device=device, threshold=args.threshold)
+                              device=device, threshold=args.threshold,
+                              precision=args.precision)
     metrics["seconds"] = round(time.monotonic() - t, 1)
     text = json.dumps(metrics, indent=2)
     print(text)
@@ -175,6 +177,18 @@ def _cmd_export_model(args: argparse.Namespace) -> int:
     from .checkpoint import atomic_save, file_checksum, load_model, model_payload
 
     loaded = load_model(Path(args.model), "cpu")
+    if args.format == "onnx":
+        try:
+            from .onnx_export import export_onnx
+        except ModuleNotFoundError as exc:
+            raise ValueError("ONNX export needs the onnx package (pip install onnx); the plugin "
+                             "itself never does") from exc
+        _writable_file(args.out, "--out")
+        meta = export_onnx(loaded, Path(args.out), source=Path(args.model))
+        size = Path(args.out).stat().st_size / 2**20
+        print(f"{args.out}: {size:.1f} MiB ONNX, float32, input (N, {len(loaded.contract.bands)}"
+              f", H, W) in [0, 1], output (N, 2, H, W); metadata: {', '.join(sorted(meta))}")
+        return 0
     data = loaded.meta
     metrics = dict(data.get("metrics") or {})
     if args.test_metrics:
@@ -217,7 +231,8 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         extent=_floats(args.extent, 4, "--extent") if args.extent else None,
         extent_crs=args.extent_crs, aoi=Path(args.aoi) if args.aoi else None,
         overlap=args.overlap, batch_size=args.batch_size, threshold=args.threshold,
-        min_area=args.min_area, device=args.device, amp=args.amp, out_crs=args.out_crs,
+        min_area=args.min_area, device=args.device, precision=args.precision,
+        out_crs=args.out_crs,
         rescale=args.rescale, simplify=not args.no_simplify,
         max_tiles=None if args.allow_large else LARGE_PLAN_TILES)
     if args.plan:
@@ -229,7 +244,8 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         loaded = load_model(Path(args.model), dev.key)
         with reading(args.raster):
             plan = plan_detection(loaded, Path(args.raster), opts)
-        hours = plan.tiles * seconds_per_tile(loaded, dev.key, args.batch_size) / 3600
+        hours = plan.tiles * seconds_per_tile(loaded, dev.key, args.batch_size,
+                                              args.precision) / 3600
         print(f"{plan.describe()}; about {hours * 60:.1f} min on {dev.label}")
         if plan.tiles > LARGE_PLAN_TILES:
             print(f"more than {LARGE_PLAN_TILES} tiles: running it needs --allow-large")
@@ -251,6 +267,13 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(result.as_dict(), indent=2, default=str) + "\n")
     return 0
+
+
+def _precision_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--precision", choices=("auto", "float32", "bfloat16", "float16"),
+                   default="auto", help="auto: bfloat16 on CPUs and GPUs that compute it "
+                   "natively, else float32 (float16 with scaling on older GPUs); float32: no "
+                   "reduced precision")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -288,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--split-seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda:N")
+    _precision_option(p)
     p.add_argument("--freeze-encoder", action="store_true")
     p.add_argument("--init-from", help="fine-tune from this model file")
     p.add_argument("--resume", action="store_true", help="continue from <out>.resume.pt")
@@ -307,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--threshold", type=float, default=0.5)
     p.add_argument("--device", default="auto")
+    _precision_option(p)
     p.add_argument("--json", help="also write the metrics to this file")
     p.set_defaults(func=_cmd_evaluate)
 
@@ -331,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "from the training data's (e.g. 16-bit imagery, 8-bit model)")
     p.add_argument("--no-simplify", action="store_true", help="keep raw pixel-edge outlines")
     p.add_argument("--device", default="auto")
-    p.add_argument("--amp", action="store_true", help="float16 autocast on CUDA")
+    _precision_option(p)
     p.add_argument("--plan", action="store_true", help="print the tile count, grid and expected "
                    "time, and stop")
     p.add_argument("--allow-large", action="store_true",
@@ -361,6 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=("float32", "float16", "int8"), default="float16",
                    help="storage precision: float16 halves the file; int8 (per-channel "
                    "convolution weights) quarters it. Weights are widened to float32 on load")
+    p.add_argument("--format", choices=("mrife", "onnx"), default="mrife",
+                   help="mrife: this product's model file; onnx: an ONNX graph with the "
+                   "preprocessing inside and Deepness's metadata (needs the onnx package)")
     p.add_argument("--name", help="display name stored in the file")
     p.add_argument("--test-metrics", help="JSON from `evaluate --json` to store as metrics.test")
     p.set_defaults(func=_cmd_export_model)

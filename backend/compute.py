@@ -25,14 +25,18 @@ from __future__ import annotations
 import os
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:          # torch is imported where it is used: the plugin reads PRECISIONS
+    import torch  # before it knows whether torch is installed
 
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 
 
 def cpu_has_native_bf16() -> bool:
     """True when torch reports native bfloat16 arithmetic on this CPU (AVX512-BF16 or AMX)."""
+    import torch
+
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     for name in checks:
         fn = getattr(torch.cpu, name, None)
@@ -65,31 +69,43 @@ class ComputePolicy:
     why: str
 
     def autocast(self) -> AbstractContextManager:
+        import torch
+
         if self.dtype is None:
             return nullcontext()
         return torch.autocast(self.device_type, dtype=self.dtype)
 
     def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:
+        import torch
+
         if self.channels_last:
             model.to(memory_format=torch.channels_last)
         return model
 
     def prepare_input(self, x: torch.Tensor) -> torch.Tensor:
+        import torch
+
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     @property
     def label(self) -> str:
+        import torch
+
         kind = {None: "float32", torch.bfloat16: "bfloat16 autocast",
                 torch.float16: "float16 autocast"}[self.dtype]
         return kind + (" + channels-last" if self.channels_last else "")
 
     def describe(self) -> str:
+        import torch
+
         return f"{self.label} ({self.why}); {torch.get_num_threads()} torch thread(s)"
 
 
 def choose(precision: str = "auto", device: torch.device | str = "cpu") -> ComputePolicy:
     """The policy for ``precision`` on ``device``; ValueError for an unknown precision or a
     float16 request on the CPU (slow there, and never more accurate)."""
+    import torch
+
     precision = (precision or "auto").strip().lower()
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not '{precision}'")
@@ -143,6 +159,8 @@ def set_threads(threads: int | None = None) -> int:
     """torch's intra-op threads: ``threads``, else the physical cores (hyper-threads slow
     convolutions down); GDAL's warp threads are left to GDAL, which reads between batches, not
     during them. Returns the number set."""
+    import torch
+
     n = threads or physical_cores()
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)

@@ -38,6 +38,7 @@ import numpy as np
 from osgeo import gdal, ogr, osr
 
 from .checkpoint import LoadedModel, check_bands, file_checksum, load_model
+from .compute import choose, set_threads
 from .errors import reading
 from .geodata import GeoLoadReport, burn, layer_geometries, utm_epsg
 from .inference import Cancelled, grid_windows, stream_predict
@@ -78,7 +79,8 @@ class DetectOptions:
         min_area: polygons below this area (m²) are dropped. Default 100 m²: 25 pixels at the
             bundled model's 2 m/px, smaller than any landslide a 2 m model can outline reliably.
         device: "auto", "cpu" or "cuda:N".
-        amp: float16 autocast on CUDA.
+        precision: "auto" (the device's fastest accurate setting, see ``backend.compute``),
+            "float32", "bfloat16" or "float16" (CUDA).
         out_crs: CRS of the polygons (default: the raster's CRS).
         rescale: the imagery's value range differs from the training data's (16-bit imagery
             for an 8-bit model, say): stretch each band's 0.5-99.5 % range onto the training
@@ -98,7 +100,7 @@ class DetectOptions:
     threshold: float = 0.5
     min_area: float = 100.0
     device: str = "auto"
-    amp: bool = False
+    precision: str = "auto"
     out_crs: str | None = None
     rescale: bool = False
     simplify: bool = True
@@ -341,22 +343,25 @@ _TIMINGS: dict[tuple, float] = {}
 
 
 def seconds_per_tile(loaded: LoadedModel, device: str = "cpu", batch_size: int = 4,
-                     amp: bool = False) -> float:
+                     precision: str = "auto") -> float:
     """Measured forward time per tile on ``device`` (one warm-up batch, one timed batch),
     remembered per model file, device, batch size and precision."""
     import torch
 
+    from .compute import choose
     from .inference import predict_batch
 
-    key = (str(loaded.path) if loaded.path else id(loaded.model), device, batch_size, amp)
+    key = (str(loaded.path) if loaded.path else id(loaded.model), device, batch_size, precision)
     if key not in _TIMINGS:
         t = loaded.contract.tile_size
-        x = np.zeros((batch_size, len(loaded.contract.bands), t, t), dtype=np.float32)
+        x = np.random.default_rng(0).standard_normal(
+            (batch_size, len(loaded.contract.bands), t, t)).astype(np.float32)
         dev = torch.device(device)
-        loaded.model.to(dev)
-        predict_batch(loaded.model, x, dev, amp)
+        policy = choose(precision, dev)
+        policy.prepare_model(loaded.model.to(dev))
+        predict_batch(loaded.model, x, dev, policy)
         t0 = time.perf_counter()
-        predict_batch(loaded.model, x, dev, amp)
+        predict_batch(loaded.model, x, dev, policy)
         _TIMINGS[key] = (time.perf_counter() - t0) / batch_size
     return _TIMINGS[key]
 
@@ -481,19 +486,23 @@ def detect(model: Path | LoadedModel, raster: Path, out_vector: Path,
     if opts.batch_size < 1:
         raise DetectionError("batch size must be at least 1")
     dev = resolve_device(opts.device)
+    policy = choose(opts.precision, dev.key)
+    set_threads()
     if isinstance(model, LoadedModel):
         loaded = model
         loaded.model.to(dev.key)
     else:
         loaded = load_model(Path(model), dev.key)
+    policy.prepare_model(loaded.model)
     checksum = file_checksum(loaded.path) if loaded.path and loaded.path.exists() else ""
     name = Path(raster).name
     with reading(raster):
         grid, plan, aoi = make_grid(loaded, Path(raster), opts)
         if opts.max_tiles is not None and plan.tiles > opts.max_tiles:
+            per_tile = seconds_per_tile(loaded, dev.key, opts.batch_size, opts.precision)
             raise DetectionError(
                 f"{plan.describe()}: more than {opts.max_tiles} tiles, about "
-                f"{plan.tiles * seconds_per_tile(loaded, dev.key) / 3600:.1f} h on {dev.label}; "
+                f"{plan.tiles * per_tile / 3600:.1f} h on {dev.label}; "
                 "narrow the area (extent or area polygons), or confirm the large run "
                 "(--allow-large)")
         warnings = list(plan.warnings)
@@ -503,6 +512,7 @@ def detect(model: Path | LoadedModel, raster: Path, out_vector: Path,
         if mapping is not None:
             warnings.append(f"{name}'s values were stretched onto the model's training range")
         say(plan.describe())
+        say(f"compute: {dev.label}, {policy.describe()}")
         folders = {out_vector.parent} | ({probability.parent} if probability else set())
         with contextlib.ExitStack() as held:
             for dest in (out_vector, probability):
@@ -515,9 +525,9 @@ def detect(model: Path | LoadedModel, raster: Path, out_vector: Path,
             tmp = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=out_vector.parent))
             owner = lock_folder(tmp)
             try:
-                result = _run(loaded, grid, plan, aoi, mapping, opts, dev, tmp, out_vector,
-                              probability, checksum, opts.source_name or name, progress,
-                              should_stop, say)
+                result = _run(loaded, grid, plan, aoi, mapping, opts, dev, policy, tmp,
+                              out_vector, probability, checksum, opts.source_name or name,
+                              progress, should_stop, say)
             finally:
                 os.close(owner)
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -538,7 +548,7 @@ def _gtiff(path: Path, like: gdal.Dataset, dtype: int, nodata: float | None,
     return ds
 
 
-def _run(loaded, grid, plan, aoi, mapping, opts, dev, tmp: Path, out_vector: Path,
+def _run(loaded, grid, plan, aoi, mapping, opts, dev, policy, tmp: Path, out_vector: Path,
          probability: Path | None, checksum: str, source: str, progress, should_stop, say
          ) -> DetectResult:
     contract = loaded.contract
@@ -583,7 +593,7 @@ def _run(loaded, grid, plan, aoi, mapping, opts, dev, tmp: Path, out_vector: Pat
 
     rep = stream_predict(loaded.model, read_tile, h, w, tile=tile, overlap=plan.overlap,
                          write_rows=write_rows, batch_size=opts.batch_size, device=dev.key,
-                         amp=opts.amp, progress=progress, should_stop=should_stop)
+                         policy=policy, progress=progress, should_stop=should_stop)
     for warning in rep.warnings:
         say(warning)
     if rep.run == 0:

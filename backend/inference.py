@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .compute import ComputePolicy
 from .models import SegmentationModel
 
 
@@ -62,11 +63,16 @@ def axis_weight_sum(n: int, starts: list[int], ramp: np.ndarray) -> np.ndarray:
 
 @torch.no_grad()
 def predict_batch(model: SegmentationModel, batch: np.ndarray, device: torch.device,
-                  amp: bool = False) -> np.ndarray:
-    """(N, C, T, T) float32 network input -> (N, T, T) landslide probability."""
+                  policy: ComputePolicy | None = None) -> np.ndarray:
+    """(N, C, T, T) float32 network input -> (N, T, T) landslide probability, computed under
+    ``policy`` (precision and layout; default: plain float32). The model is expected to be in
+    the policy's layout already (``policy.prepare_model``)."""
     x = torch.from_numpy(np.ascontiguousarray(batch)).to(device)
-    with torch.autocast(device.type, dtype=torch.float16, enabled=amp and device.type == "cuda"):
+    if policy is None:
         prob = model.predict_proba(x)
+    else:
+        with policy.autocast():
+            prob = model.predict_proba(policy.prepare_input(x))
     return prob.float().cpu().numpy()
 
 
@@ -86,7 +92,7 @@ def grid_windows(h: int, w: int, tile: int, overlap: int) -> tuple[list[int], li
 
 def stream_predict(model: SegmentationModel, read_tile: Callable, h: int, w: int, *, tile: int,
                    overlap: int, write_rows: Callable, batch_size: int = 4,
-                   device: torch.device | str = "cpu", amp: bool = False,
+                   device: torch.device | str = "cpu", policy: ComputePolicy | None = None,
                    progress: Callable | None = None,
                    should_stop: Callable[[], bool] | None = None) -> StreamReport:
     """Blended probability of an (h, w) area, strip by strip.
@@ -119,7 +125,7 @@ def stream_predict(model: SegmentationModel, read_tile: Callable, h: int, w: int
                 for k in range(0, len(chunk), rep.batch_size):
                     t0 = time.perf_counter()
                     out.extend(predict_batch(model, np.stack(chunk[k:k + rep.batch_size]),
-                                             device, amp))
+                                             device, policy))
                     rep.model_seconds += time.perf_counter() - t0
                 return out
             except torch.cuda.OutOfMemoryError:
@@ -192,7 +198,8 @@ def pad_window(image: np.ndarray, valid: np.ndarray, r: int, c: int, t: int
 def predict_array(model: SegmentationModel, image: np.ndarray, *, tile: int, overlap: int,
                   preprocess: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
                   batch_size: int = 4, device: torch.device | str = "cpu",
-                  valid: np.ndarray | None = None, amp: bool = False) -> np.ndarray:
+                  valid: np.ndarray | None = None, policy: ComputePolicy | None = None
+                  ) -> np.ndarray:
     """Landslide probability (H, W) of a whole in-memory image (C, H, W), through the same
     :func:`stream_predict` as detection. ``preprocess(tile, valid)`` is applied to each tile as
     it is read (as detection does); without it ``image`` must already be network input. Pixels
@@ -209,5 +216,5 @@ def predict_array(model: SegmentationModel, image: np.ndarray, *, tile: int, ove
         out[r0:r0 + len(prob)] = prob
 
     stream_predict(model, read_tile, h, w, tile=tile, overlap=overlap, write_rows=write_rows,
-                   batch_size=batch_size, device=device, amp=amp)
+                   batch_size=batch_size, device=device, policy=policy)
     return out

@@ -160,15 +160,20 @@ def train_on_scenes(parts: dict[str, list[Scene]], summary: dict, model_cfg: Mod
 
 
 def evaluate_scenes(loaded: LoadedModel, scenes: list[Scene], *, overlap: int | None = None,
-                    batch_size: int = 4, device: str = "cpu", threshold: float = 0.5) -> dict:
+                    batch_size: int = 4, device: str = "cpu", threshold: float = 0.5,
+                    precision: str = "auto") -> dict:
     """Metrics of a model over whole scenes, with the same sliding-window inference as detect
     (each tile preprocessed as it is read). For a model with a tile classifier (ICSSN), also
     tile classification accuracy and F1 over each scene's non-overlapping tile grid (a tile is
     positive when any labelled pixel in it is landslide)."""
+    from .compute import choose
+
     contract = loaded.contract
     pre = contract.preprocess
     tile = contract.tile_size
     overlap = tile // 4 if overlap is None else overlap
+    policy = choose(precision, device)
+    policy.prepare_model(loaded.model)
     scores = SegmentationScores()
     classify = getattr(loaded.model, "classify", None)
     cls_prob: list[float] = []
@@ -178,7 +183,7 @@ def evaluate_scenes(loaded: LoadedModel, scenes: list[Scene], *, overlap: int | 
         image = scene.image[:len(contract.bands)]
         prob = predict_array(loaded.model, image, tile=tile, overlap=overlap,
                              preprocess=pre.apply, batch_size=batch_size, device=device,
-                             valid=scene.valid)
+                             valid=scene.valid, policy=policy)
         scores.update(prob >= threshold, scene.label == 1, valid=scene.valid)
         if classify is not None:
             p, t = _tile_classification(classify, image, scene, pre, tile, device)

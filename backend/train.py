@@ -3,7 +3,11 @@
 - SGD (lr 0.007, momentum 0.9, weight decay 5e-4), batch 4, 100 epochs; learning rate follows
   the "poly" schedule lr * (1 - step / total) ** 0.9 per step (DeepLab's schedule; the paper does
   not name one).
-- On CUDA: mixed precision (float16 autocast + gradient scaling) and channels-last.
+- Precision and layout from ``backend.compute`` (``precision="auto"``: bfloat16 autocast and
+  channels-last on CPUs and GPUs with native bfloat16, float16 with gradient scaling on older
+  GPUs, float32 channels-last otherwise); validation runs under the same policy.
+- Model and resume files are written on a background thread (``BackgroundWriter``), overlapping
+  the next epoch; the run waits for the last write before it returns.
 - MRIFE: the EMA teacher is updated after every optimizer step. ICSSN: the iterative schedule
   alternates classification-phase and segmentation-phase steps over the shared extractor
   (``icssn_cycle`` steps of each, default 1 and 1).
@@ -20,13 +24,22 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .checkpoint import DataContract, atomic_save, model_payload, read_payload, weights_from_payload
+from .checkpoint import (
+    BackgroundWriter,
+    DataContract,
+    model_payload,
+    read_payload,
+    snapshot,
+    weights_from_payload,
+)
+from .compute import ComputePolicy, choose, set_threads
 from .data import TileDataset
 from .devices import resolve_device
 from .leftovers import remove_stale
@@ -48,8 +61,7 @@ class TrainConfig:
     poly_power: float = 0.9
     seed: int = 0
     device: str = "auto"
-    amp: bool = True               # used on CUDA only
-    channels_last: bool = True     # used on CUDA only
+    precision: str = "auto"        # backend.compute.PRECISIONS
     freeze_encoder: bool = False   # freeze the ResNet backbone(s); ASPP, SE, decoder train
     icssn_cycle: tuple[int, int] = (1, 1)
     max_steps_per_epoch: int | None = None
@@ -97,14 +109,16 @@ def _freeze_backbones(model: SegmentationModel) -> list[torch.nn.Module]:
 
 
 def evaluate_tiles(model: SegmentationModel, dataset: TileDataset, device: torch.device,
-                   batch_size: int = 4) -> dict:
+                   batch_size: int = 4, policy: ComputePolicy | None = None) -> dict:
     """Pixel metrics over the dataset's tiles (validation during training)."""
     model.eval()
     scores = SegmentationScores()
-    with torch.no_grad():
+    with torch.no_grad(), (policy.autocast() if policy else nullcontext()):
         for k in range(0, len(dataset), batch_size):
             items = [dataset[i] for i in range(k, min(k + batch_size, len(dataset)))]
             x = torch.from_numpy(np.stack([it[0] for it in items])).to(device)
+            if policy is not None:
+                x = policy.prepare_input(x)
             pred = model(x).argmax(1).cpu().numpy()
             for p, (_, y) in zip(pred, items):
                 scores.update(p == 1, y == 1, valid=y != 255, objects=False)
@@ -123,6 +137,8 @@ def train(model_cfg: ModelConfig, train_ds: TileDataset, val_ds: TileDataset | N
         remove_stale(out.parent, f".{target.name}.*.part")
     device = torch.device(resolve_device(cfg.device).key)
     cuda = device.type == "cuda"
+    policy = choose(cfg.precision, device)
+    set_threads()
     torch.manual_seed(cfg.seed)
     model = build_model(model_cfg)
     if cfg.init_from:
@@ -139,9 +155,7 @@ def train(model_cfg: ModelConfig, train_ds: TileDataset, val_ds: TileDataset | N
             # the start of self-distillation)
             model.student.load_state_dict(model.teacher.state_dict())
     frozen = _freeze_backbones(model) if cfg.freeze_encoder else []
-    model.to(device)
-    if cuda and cfg.channels_last:
-        model.to(memory_format=torch.channels_last)
+    policy.prepare_model(model.to(device))
     params = model.trainable_parameters()
     opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
                           weight_decay=cfg.weight_decay)
@@ -151,7 +165,8 @@ def train(model_cfg: ModelConfig, train_ds: TileDataset, val_ds: TileDataset | N
     total = cfg.epochs * batches_per_epoch
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: max(1.0 - s / total, 0.0) ** cfg.poly_power)
-    scaler = torch.amp.GradScaler("cuda", enabled=cuda and cfg.amp)
+    scaler = torch.amp.GradScaler("cuda", enabled=cuda and policy.grad_scaling)
+    writer = BackgroundWriter()
 
     epoch, skip, step, best, history = 0, 0, 0, -1.0, []
     best_metrics: dict = {}
@@ -173,22 +188,23 @@ def train(model_cfg: ModelConfig, train_ds: TileDataset, val_ds: TileDataset | N
     def save_resume(ep: int, in_epoch: int, partial: dict) -> None:
         payload = model_payload(model, contract, training_data=training_data,
                                 train_config=asdict(cfg))
-        payload["resume"] = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                             "scaler": scaler.state_dict(), "epoch": ep,
-                             "step_in_epoch": in_epoch, "global_step": step,
-                             "best_score": best, "best_metrics": best_metrics,
-                             "history": history, "epoch_sums": partial}
-        atomic_save(payload, rpath)
+        payload["resume"] = snapshot({
+            "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+            "scaler": scaler.state_dict(), "epoch": ep, "step_in_epoch": in_epoch,
+            "global_step": step, "best_score": best, "best_metrics": best_metrics,
+            "history": history, "epoch_sums": partial})
+        writer.save(payload, rpath)
 
     if progress is not None:
-        per_step = _seconds_per_step(model, model_cfg, train_ds, cfg, device) \
+        per_step = _seconds_per_step(model, model_cfg, train_ds, cfg, device, policy) \
             if cfg.estimate_time else None
         val_batches = -(-len(val_ds) // cfg.batch_size) if val_ds is not None else 0
         left = total - step
         progress({"event": "plan", "epochs": cfg.epochs, "steps_per_epoch": batches_per_epoch,
                   "total_steps": total, "steps_left": left, "train_tiles": len(train_ds),
                   "val_tiles": len(val_ds) if val_ds is not None else 0,
-                  "device": device.type, "seconds_per_step": per_step,
+                  "device": device.type, "compute": policy.describe(),
+                  "seconds_per_step": per_step,
                   # validation is a forward pass only: about a third of a training step
                   "eta_s": None if per_step is None else
                   per_step * (left + (cfg.epochs - epoch) * val_batches / 3.0)})
@@ -203,12 +219,12 @@ def train(model_cfg: ModelConfig, train_ds: TileDataset, val_ds: TileDataset | N
         for b in range(skip, batches_per_epoch):
             if should_stop is not None and should_stop():
                 save_resume(epoch, b, sums)
+                writer.wait()
                 return TrainResult("cancelled", out if out.exists() else None, rpath, epoch,
                                    best_metrics, history)
             idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
             x, y = _batch(train_ds, idx, device)
-            if cuda and cfg.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
+            x = policy.prepare_input(x)
             torch.manual_seed(_step_seed(cfg.seed, step))
             gen = torch.Generator().manual_seed(_step_seed(cfg.seed, step))
             kwargs = {}
@@ -216,10 +232,11 @@ def train(model_cfg: ModelConfig, train_ds: TileDataset, val_ds: TileDataset | N
                 n_cls, n_seg = cfg.icssn_cycle
                 kwargs["phase"] = "classification" if step % (n_cls + n_seg) < n_cls \
                     else "segmentation"
-            with torch.autocast(device.type, dtype=torch.float16, enabled=cuda and cfg.amp):
+            with policy.autocast():
                 losses = model.compute_losses(x, y, gen, **kwargs)
             loss = losses["loss"]
             if not torch.isfinite(loss):
+                writer.wait()
                 kept = (f" The last good state is kept in {rpath.name} (--resume)."
                         if rpath.exists() else "")
                 raise TrainingError(
@@ -250,7 +267,7 @@ def train(model_cfg: ModelConfig, train_ds: TileDataset, val_ds: TileDataset | N
         n = max(batches_per_epoch, 1)
         record = {"epoch": epoch + 1, **{f"train_{k}": v / n for k, v in sums.items()}}
         if val_ds is not None and len(val_ds):
-            metrics = evaluate_tiles(model, val_ds, device, cfg.batch_size)
+            metrics = evaluate_tiles(model, val_ds, device, cfg.batch_size, policy)
             record.update({f"val_{k}": v for k, v in metrics.items()})
             score = metrics["iou_landslide"]
         else:
@@ -259,19 +276,20 @@ def train(model_cfg: ModelConfig, train_ds: TileDataset, val_ds: TileDataset | N
         epoch += 1
         if score > best:
             best, best_metrics = score, metrics
-            atomic_save(model_payload(model, contract, metrics=metrics,
+            writer.save(model_payload(model, contract, metrics=metrics,
                                       training_data=training_data, train_config=asdict(cfg),
                                       name=out.stem), out)
         save_resume(epoch, 0, {})
         sums = {}
         if progress is not None:
             progress({"event": "epoch", **record, "best_iou": best})
+    writer.wait()
     rpath.unlink(missing_ok=True)
     return TrainResult("completed", out, rpath, epoch, best_metrics, history)
 
 
 def _seconds_per_step(model: SegmentationModel, model_cfg: ModelConfig, train_ds: TileDataset,
-                      cfg: TrainConfig, device: torch.device) -> float:
+                      cfg: TrainConfig, device: torch.device, policy: ComputePolicy) -> float:
     """Wall time of one training step (forward, backward, optimizer, teacher update), measured
     on a copy of the model with the first batch: the second of two steps (the first warms up).
     The model, the random state and the data are left as they were."""
@@ -279,13 +297,14 @@ def _seconds_per_step(model: SegmentationModel, model_cfg: ModelConfig, train_ds
     probe.train()
     opt = torch.optim.SGD(probe.trainable_parameters(), lr=cfg.lr, momentum=cfg.momentum)
     x, y = _batch(train_ds, range(min(cfg.batch_size, len(train_ds))), device)
+    x = policy.prepare_input(x)
     cuda = device.type == "cuda"
     kwargs = {"phase": "segmentation"} if model_cfg.arch == "icssn" else {}
     took = 0.0
     with torch.random.fork_rng(devices=[device] if cuda else []):
         for _ in range(2):
             t0 = time.perf_counter()
-            with torch.autocast(device.type, dtype=torch.float16, enabled=cuda and cfg.amp):
+            with policy.autocast():
                 loss = probe.compute_losses(x, y, torch.Generator().manual_seed(0),
                                             **kwargs)["loss"]
             opt.zero_grad(set_to_none=True)

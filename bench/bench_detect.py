@@ -5,7 +5,7 @@ Each size runs in a fresh process so its peak resident memory is its own.
 
     python bench/bench_detect.py --out docs/benchmarks-detect.md                  # CPU sizes
     python bench/bench_detect.py --sizes 2048 8192 16384 --arch mrife --backbone resnet101 \
-        --tile 512 --amp --out docs/benchmarks-detect-gpu.md                     # lent GPU
+        --tile 512 --out docs/benchmarks-detect-gpu.md                           # lent GPU
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ def one_size(args) -> dict:
     import torch
 
     from backend.checkpoint import load_model
+    from backend.compute import choose
     from backend.detect import DetectOptions, detect
     from backend.devices import resolve_device
     from backend.inference import predict_batch
@@ -87,16 +88,19 @@ def one_size(args) -> dict:
     loaded = load_model(Path(args.model), dev.key)
     t = time.perf_counter()
     r = detect(loaded, raster, work / f"out{args.one}.gpkg", work / f"prob{args.one}.tif",
-               DetectOptions(device=dev.key, batch_size=args.batch, amp=args.amp))
+               DetectOptions(device=dev.key, batch_size=args.batch,
+                             precision=args.precision))
     end_to_end = time.perf_counter() - t
     tile = loaded.contract.tile_size
     x = np.random.default_rng(0).normal(size=(args.batch, 3, tile, tile)).astype(np.float32)
-    predict_batch(loaded.model, x, torch.device(dev.key), args.amp)        # warm-up
+    policy = choose(args.precision, dev.key)
+    policy.prepare_model(loaded.model)
+    predict_batch(loaded.model, x, torch.device(dev.key), policy)          # warm-up
     if dev.key.startswith("cuda"):
         torch.cuda.synchronize()
     t = time.perf_counter()
     for _ in range(-(-r.tiles_run // args.batch)):
-        predict_batch(loaded.model, x, torch.device(dev.key), args.amp)
+        predict_batch(loaded.model, x, torch.device(dev.key), policy)
     if dev.key.startswith("cuda"):
         torch.cuda.synchronize()
     bare = time.perf_counter() - t
@@ -118,7 +122,7 @@ def main() -> None:
     ap.add_argument("--pixel", type=float, default=2.0, help="metres per pixel of model and "
                     "raster (equal, so the timing is the pipeline's, not resampling)")
     ap.add_argument("--batch", type=int, default=4)
-    ap.add_argument("--amp", action="store_true")
+    ap.add_argument("--precision", default="auto")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--model", type=Path)
     ap.add_argument("--work", type=Path, default=ROOT / "build" / "bench-detect")
@@ -143,7 +147,7 @@ def main() -> None:
     for size in args.sizes:
         cmd = [sys.executable, __file__, "--one", str(size), "--model", str(model),
                "--pixel", str(args.pixel), "--batch", str(args.batch), "--device", args.device,
-               "--work", str(args.work)] + (["--amp"] if args.amp else [])
+               "--work", str(args.work), "--precision", args.precision]
         done = subprocess.run(cmd, capture_output=True, text=True, check=True)
         row = json.loads(done.stdout.strip().splitlines()[-1])
         rows.append(row)
@@ -159,7 +163,7 @@ def write_table(rows: list[dict], args) -> None:
              f"Device: {rows[0]['device']} ({platform.machine()}, "
              f"{torch.get_num_threads()} threads); torch {torch.__version__}. Model "
              f"{args.arch} {args.backbone}, {args.tile} px tiles at {args.pixel} m/px, batch "
-             f"{args.batch}{', AMP' if args.amp else ''}. Raster: a VRT mosaic of Sichuan scene "
+             f"{args.batch}, precision {args.precision}. Raster: a VRT mosaic of Sichuan scene "
              "011 at the model's resolution (no resampling). Each size in a fresh process.", "",
              "| size (px) | tiles | polygons | end-to-end (s) | bare model forward (s) | "
              "overhead vs bare | network time in the run (s) | overhead in the run | tiles/s | "

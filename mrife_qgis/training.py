@@ -77,6 +77,7 @@ class TrainRequest:
     device: str = ""                    # "": the panel's choice
     resume: bool = False
     max_steps_per_epoch: int | None = None
+    precision: str = "auto"             # backend.compute.PRECISIONS
 
 
 @dataclass
@@ -182,7 +183,7 @@ def prepare(req: TrainRequest, workdir: Path) -> PreparedTraining:
     tcfg = train_mod.TrainConfig(
         epochs=req.epochs, batch_size=req.batch_size, lr=req.lr, device=dev.key,
         freeze_encoder=req.freeze_encoder, init_from=init_from,
-        max_steps_per_epoch=req.max_steps_per_epoch or None)
+        max_steps_per_epoch=req.max_steps_per_epoch or None, precision=req.precision)
     if req.resume and not train_mod.resume_path_for(out).exists():
         warnings.append(f"nothing to resume ({train_mod.resume_path_for(out).name} does not "
                         "exist): starting a new run")
@@ -237,6 +238,8 @@ def describe_plan(ev: dict, device_label: str) -> str:
     if ev.get("eta_s") is not None:
         text += (f"; expected time about {duration(ev['eta_s'])} on {device_label} "
                  f"({ev['seconds_per_step']:.2f} s per step)")
+    if ev.get("compute"):
+        text += f"; compute: {ev['compute']}"
     return text
 
 

@@ -40,6 +40,7 @@ from .. import detection
 from ..deps import check_deps
 from ..log import duration, log, user_error
 from ..paths import backend_module
+from .choices import precision_combo
 from .task import PanelTask
 
 AREAS = ("Visible map extent", "Whole layer", "Rectangle drawn on the map",
@@ -128,6 +129,8 @@ class DetectPanel(QWidget):
         self.batch.setRange(1, 256)
         self.batch.setValue(4)
         form.addRow("Batch size", self.batch)
+        self.precision = precision_combo()
+        form.addRow("Precision", self.precision)
         self.outWidget = QgsFileWidget()
         self.outWidget.setStorageMode(QgsFileWidget.GetDirectory)
         self.outWidget.lineEdit().setPlaceholderText("project folder, else a temporary folder")
@@ -271,13 +274,15 @@ class DetectPanel(QWidget):
                 extent_crs=layer.crs().toWkt() if extent is not None else None, aoi=aoi,
                 overlap=None if self.overlap.value() < 0 else self.overlap.value(),
                 batch_size=self.batch.value(), threshold=self.threshold.value(),
+                precision=self.precision.currentData(),
                 min_area=self.minArea.value(), device=self.device_getter(),
                 out_crs=QgsProject.instance().crs().toWkt()
                 if QgsProject.instance().crs().isValid() else None,
                 source_name=layer.name())
             plan = detect.plan_detection(loaded, raster, opts)
             dev = backend_module("devices").resolve_device(opts.device)
-            estimate = plan.tiles * detect.seconds_per_tile(loaded, dev.key, opts.batch_size)
+            estimate = plan.tiles * detect.seconds_per_tile(loaded, dev.key, opts.batch_size,
+                                                            opts.precision)
         except QgsCsException as exc:
             shutil.rmtree(work, ignore_errors=True)
             self._say(f"{layer.name()}: the area cannot be transformed to the layer's CRS "

@@ -36,6 +36,7 @@ from .. import training
 from ..deps import check_deps
 from ..detection import default_model
 from ..log import duration, log
+from .choices import precision_combo
 from .plot import CurvePlot
 from .task import PanelTask, chosen_file
 
@@ -152,6 +153,8 @@ class TrainPanel(QWidget):
         self.steps.setSpecialValueText("all tiles")
         self.steps.setToolTip("at most this many steps per epoch (0: every training tile once)")
         adv.addRow("Steps per epoch", self.steps)
+        self.precision = precision_combo()
+        adv.addRow("Precision", self.precision)
         form.addRow(self.advanced)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -256,7 +259,8 @@ class TrainPanel(QWidget):
             batch_size=self.batch.value(), lr=self.lr.value(),
             freeze_encoder=self.freeze.isChecked(), tile_size=self.tile.value(),
             device=self.device_getter() or "", resume=self.resume.isChecked(),
-            max_steps_per_epoch=self.steps.value() or None)
+            max_steps_per_epoch=self.steps.value() or None,
+            precision=self.precision.currentData())
 
     # -- running -------------------------------------------------------------------------------
     def _say(self, text: str, level=Qgis.Info) -> None:

@@ -28,6 +28,7 @@ from ..deps import check_deps
 from ..paths import backend_module
 from ..settings import PluginSettings
 from .errors import processing_error
+from .params import add_precision, precision_of
 
 
 class _Styler(QgsProcessingLayerPostProcessorInterface):
@@ -116,6 +117,7 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
             defaultValue="", optional=True))
         self.addParameter(QgsProcessingParameterBoolean(
             self.RESCALE, "Rescale imagery to the model's value range", False))
+        add_precision(self)
         self.addParameter(QgsProcessingParameterCrs(
             self.OUTPUT_CRS, "CRS of the polygons (default: the project's)", optional=True))
         self.addParameter(QgsProcessingParameterVectorDestination(
@@ -194,11 +196,13 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
                 min_area=self.parameterAsDouble(parameters, self.MIN_AREA, context),
                 device=device, out_crs=out_crs.toWkt(),
                 rescale=self.parameterAsBool(parameters, self.RESCALE, context),
+                precision=precision_of(self, parameters, context),
                 source_name=layer.name())
             try:
                 plan = detect.plan_detection(loaded, raster, opts)
                 dev = backend_module("devices").resolve_device(device)
-                per_tile = detect.seconds_per_tile(loaded, dev.key, opts.batch_size)
+                per_tile = detect.seconds_per_tile(loaded, dev.key, opts.batch_size,
+                                                   opts.precision)
                 feedback.pushInfo(f"{layer.name()}: {plan.describe()}; estimated "
                                   f"{plan.tiles * per_tile / 60:.1f} min on {dev.label}")
                 for w in plan.warnings:

@@ -31,6 +31,7 @@ from ..paths import backend_module
 from ..settings import PluginSettings
 from ..training import ARCH_LABELS, ARCHS, BACKBONES
 from .errors import processing_error
+from .params import add_precision, precision_of
 
 
 class _Base(QgsProcessingAlgorithm):
@@ -125,6 +126,7 @@ class TrainAlgorithm(_Base):
 
         steps.setFlags(steps.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(steps)
+        add_precision(self)
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT, "New model file", "Model files (*.pt)"))
         self.addOutput(QgsProcessingOutputNumber("VAL_IOU", "Validation landslide IoU"))
@@ -149,7 +151,8 @@ class TrainAlgorithm(_Base):
             tile_size=self.parameterAsInt(p, self.TILE, context),
             device=self.parameterAsString(p, self.DEVICE, context) or "",
             resume=self.parameterAsBool(p, self.RESUME, context),
-            max_steps_per_epoch=self.parameterAsInt(p, self.MAX_STEPS, context) or None)
+            max_steps_per_epoch=self.parameterAsInt(p, self.MAX_STEPS, context) or None,
+            precision=precision_of(self, p, context))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         status = check_deps()

@@ -1,0 +1,28 @@
+"""Processing parameters that several algorithms declare the same way."""
+
+from __future__ import annotations
+
+from qgis.core import QgsProcessingParameterDefinition, QgsProcessingParameterEnum
+
+from ..paths import backend_module
+
+PRECISION = "PRECISION"
+
+
+def precisions() -> tuple[str, ...]:
+    """auto, float32, bfloat16, float16 (``backend.compute``; importing it needs no torch)."""
+    return backend_module("compute").PRECISIONS
+
+
+def add_precision(alg) -> None:
+    """The advanced "Precision" choice: auto (the device's fastest accurate setting) or a fixed
+    one (float32 always works)."""
+    param = QgsProcessingParameterEnum(
+        PRECISION, "Precision (auto: bfloat16 where the CPU or GPU computes it natively)",
+        list(precisions()), defaultValue=0)
+    param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+    alg.addParameter(param)
+
+
+def precision_of(alg, parameters, context) -> str:
+    return precisions()[alg.parameterAsEnum(parameters, PRECISION, context)]
