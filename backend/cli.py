@@ -70,18 +70,47 @@ def _source_is_folders(args: argparse.Namespace) -> bool:
     return folders
 
 
+def _settings_from_base(args: argparse.Namespace):
+    """Fine-tuning: architecture, backbone, bands and every network setting come from the base
+    model file, and the tile size and ground resolution from its data contract, unless given;
+    an explicit --arch/--backbone/--preset that contradicts the file is an error."""
+    from .checkpoint import read_payload
+    from .models import ModelConfig
+
+    base = read_payload(Path(args.init_from))
+    cfg = ModelConfig.from_dict(base["model_config"])
+    cfg.weights = None
+    name = Path(args.init_from).name
+    for flag, given, have in (("--arch", args.arch, cfg.arch),
+                              ("--backbone", args.backbone, cfg.backbone)):
+        if given and given != have:
+            raise ValueError(f"{flag} {given} contradicts {name}, a {cfg.arch}/{cfg.backbone} "
+                             f"model; leave {flag} out when fine-tuning (it comes from the file)")
+    if args.preset:
+        raise ValueError(f"--preset does not apply when fine-tuning: {name} fixes the network")
+    contract = base["data_contract"]
+    args.tile_size = args.tile_size or int(contract["tile_size"])
+    if args.ground_resolution is None:
+        args.ground_resolution = contract.get("ground_resolution")
+    return cfg
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from .jobs import FolderData, train_on_folder, train_on_raster
     from .models import arch_preset, preset
     from .train import TrainConfig
 
+    if args.init_from:
+        cfg = _settings_from_base(args)
+    else:
+        args.tile_size = args.tile_size or 512
+        overrides = {"backbone": args.backbone or "resnet101"}
+        if args.weights:
+            overrides["weights"] = args.weights
+        cfg = preset(args.preset, **overrides) if args.preset else \
+            arch_preset(args.arch or "mrife", **overrides)
     if args.tile_size % 16:
         raise ValueError(f"--tile-size {args.tile_size} must be a multiple of 16")
-    overrides = {"backbone": args.backbone}
-    if args.weights:
-        overrides["weights"] = args.weights
-    cfg = preset(args.preset, **overrides) if args.preset else \
-        arch_preset(args.arch, **overrides)
     folders = _source_is_folders(args)
     tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                        seed=args.seed, device=args.device, freeze_encoder=args.freeze_encoder,
@@ -295,14 +324,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", help="landslide polygons (anything OGR opens)")
     p.add_argument("--mapped-area", help="polygons where labelling is complete (default: the "
                    "raster's whole extent)")
-    p.add_argument("--arch", choices=ARCHITECTURES, default="mrife")
+    p.add_argument("--arch", choices=ARCHITECTURES,
+                   help="default mrife; with --init-from: the base model's")
     p.add_argument("--preset", choices=sorted(PRESETS),
                    help="a row of the paper's tables (overrides --arch)")
-    p.add_argument("--backbone", choices=BACKBONES, default="resnet101")
+    p.add_argument("--backbone", choices=BACKBONES,
+                   help="default resnet101; with --init-from: the base model's")
     p.add_argument("--weights", help="'imagenet' (downloads once) or a local ResNet state_dict")
-    p.add_argument("--tile-size", type=int, default=512)
+    p.add_argument("--tile-size", type=int, help="default 512; with --init-from: the base model's")
     p.add_argument("--source-resolution", type=float, help="the images' metres per pixel")
-    p.add_argument("--ground-resolution", type=float, help="train at this metres per pixel")
+    p.add_argument("--ground-resolution", type=float, help="train at this metres per pixel "
+                   "(with --init-from: the base model's)")
     p.add_argument("--pos-neg-ratio", type=float, default=3.0)
     p.add_argument("--preprocessing", choices=("dataset", "tile", "none"), default="dataset")
     p.add_argument("--epochs", type=int, default=100)
@@ -313,7 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda:N")
     _precision_option(p)
     p.add_argument("--freeze-encoder", action="store_true")
-    p.add_argument("--init-from", help="fine-tune from this model file")
+    p.add_argument("--init-from", help="fine-tune from this model file (its architecture, "
+                   "backbone, bands, tile size and ground resolution are used)")
     p.add_argument("--resume", action="store_true", help="continue from <out>.resume.pt")
     p.add_argument("--max-steps-per-epoch", type=int)
     p.add_argument("--quiet", action="store_true")

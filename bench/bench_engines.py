@@ -123,12 +123,11 @@ def mosaic(work: Path) -> Path:
 def end_to_end(loaded: LoadedModel, raster: Path, work: Path, precision: str, tag: str,
                repeats: int) -> tuple[float, int]:
     times, tiles = [], 0
-    for k in range(repeats + 1):
+    for k in range(repeats):                      # kernels are warm from the per-tile runs
         t = time.perf_counter()
         r = detect(loaded, raster, work / f"{tag}{k}.gpkg", work / f"{tag}{k}.tif",
                    DetectOptions(device="cpu", precision=precision, batch_size=8))
-        if k:                                     # the first run warms the kernels up
-            times.append(time.perf_counter() - t)
+        times.append(time.perf_counter() - t)
         tiles = r.tiles_run
     return statistics.median(times), tiles
 
@@ -191,7 +190,8 @@ def real_loop(precision: str, work: Path) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks-engines.md")
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=5, help="timed batches per tile figure")
+    ap.add_argument("--runs", type=int, default=2, help="timed end-to-end runs per engine")
     args = ap.parse_args()
     threads = set_threads()
     loaded = load_model(MODEL)
@@ -212,7 +212,7 @@ def main() -> None:
                             args.repeats)
         raster = mosaic(work)
         ort_loaded = LoadedModel(ort_model, loaded.config, loaded.contract, loaded.meta, None)
-        ort_e2e, tiles = end_to_end(ort_loaded, raster, work, "float32", "ort", args.repeats)
+        ort_e2e, tiles = end_to_end(ort_loaded, raster, work, "float32", "ort", args.runs)
         for name, (policy, precision) in engines.items():
             tile_ms = per_tile(torch_fn(loaded.model, policy, "cpu"), x, args.repeats)
             if policy is LEGACY:
@@ -223,11 +223,11 @@ def main() -> None:
                 det.choose = lambda p, d: LEGACY
                 loaded.model.to(memory_format=torch.contiguous_format)
                 try:
-                    e2e, _ = end_to_end(loaded, raster, work, "float32", "legacy", args.repeats)
+                    e2e, _ = end_to_end(loaded, raster, work, "float32", "legacy", args.runs)
                 finally:
                     det.choose = orig
             else:
-                e2e, _ = end_to_end(loaded, raster, work, precision, precision, args.repeats)
+                e2e, _ = end_to_end(loaded, raster, work, precision, precision, args.runs)
             rows[name] = (tile_ms, e2e)
         rows["ONNX Runtime float32 (CPU provider)"] = (ort_tile, ort_e2e)
         train_rows = {"float32 NCHW (before)": training_step(LEGACY, 8),

@@ -92,3 +92,28 @@ def test_preprocessing_round_trip_and_band_check():
     np.testing.assert_array_equal(again.apply(img), pre.apply(img))
     with pytest.raises(ValueError, match="fitted on 4 band"):
         pre.apply(img[:3])
+
+
+def test_augmentation_moves_image_and_label_together():
+    """An image whose first band is bright exactly where the label is landslide (an asymmetric
+    L shape, so every flip and rotation is distinguishable): after augmentation the bright
+    pixels are still exactly the landslide pixels, and the eight orientations all occur."""
+    rng = np.random.default_rng(0)
+    label = np.zeros((64, 64), np.uint8)
+    label[8:40, 8:16] = 1
+    label[32:40, 8:48] = 1
+    image = rng.integers(0, 60, (3, 64, 64)).astype(np.uint8)
+    image[0][label == 1] = 200 + rng.integers(0, 50, int(label.sum())).astype(np.uint8)
+    scene = Scene("s", image, label, np.ones((64, 64), bool))
+    pre = fit_preprocessing([image])
+    ds = TileDataset([scene], pre, 64, pos_neg_ratio=0, augment=True, seed=1)
+    plain = TileDataset([scene], pre, 64, pos_neg_ratio=0, augment=False)
+    x0, y0 = plain[0]
+    cut = (x0[0][y0 == 1].min() + x0[0][y0 == 0].max()) / 2      # separates the two exactly
+    seen = set()
+    for epoch in range(40):
+        ds.set_epoch(epoch)
+        x, y = ds[0]
+        assert np.array_equal(x[0] > cut, y == 1), f"epoch {epoch}: image and label differ"
+        seen.add(y.tobytes())
+    assert len(seen) == 8

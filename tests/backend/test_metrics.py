@@ -36,6 +36,30 @@ def test_invalid_pixels_do_not_count():
     assert (s.tp, s.fp, s.tn, s.fn) == (0, 1, 0, 0)
 
 
+def test_invalid_pixels_leave_every_count_and_ratio():
+    """Mixed prediction and label over a partial valid mask, counted by hand: a count (tn
+    above all) or a ratio (PA, mIoU) that ignored the mask would come out different."""
+    pred = np.array([[1, 1, 0, 0],
+                     [1, 0, 1, 0],
+                     [0, 0, 0, 0]])
+    label = np.array([[1, 0, 0, 1],
+                      [1, 1, 0, 0],
+                      [0, 0, 1, 0]])
+    valid = np.array([[1, 1, 1, 0],        # (0,3): a missed landslide, but invalid
+                      [1, 1, 0, 1],        # (1,2): a false positive, but invalid
+                      [0, 0, 1, 1]], bool)  # (2,0), (2,1): true negatives, but invalid
+    # valid pixels: (0,0) TP, (0,1) FP, (0,2) TN, (1,0) TP, (1,1) FN, (1,3) TN, (2,2) FN,
+    # (2,3) TN  ->  TP 2, FP 1, FN 2, TN 3 (8 valid pixels of 12)
+    s = SegmentationScores()
+    s.update(pred, label, valid=valid, objects=False)
+    m = s.as_dict()
+    assert (m["tp"], m["fp"], m["fn"], m["tn"]) == (2, 1, 2, 3)
+    assert m["pa"] == pytest.approx(5 / 8)
+    assert m["iou_landslide"] == pytest.approx(2 / 5)
+    assert m["miou"] == pytest.approx((2 / 5 + 3 / 6) / 2)
+    assert m["precision"] == pytest.approx(2 / 3) and m["recall"] == pytest.approx(2 / 4)
+
+
 def test_object_accuracy_by_hand():
     label = np.zeros((10, 10), int)
     label[0:2, 0:2] = 1      # object A, 4 px: prediction covers 2 -> 50 % -> found

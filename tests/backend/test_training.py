@@ -284,3 +284,33 @@ def test_scene_data_is_real(small_sichuan):
     s = parts["train"][0]
     assert s.image.shape == (3, 128, 128) and s.image.dtype == np.uint8
     assert 0.02 < s.label.mean() < 0.5
+
+
+def test_init_from_takes_the_network_and_grid_from_the_file(tmp_path, capsys):
+    """`train --init-from model.pt` with nothing else about the network: architecture,
+    backbone, bands, tile size and ground resolution come from the file (read back from the
+    new model here); a contradicting --backbone is a one-line error."""
+    import shutil
+
+    from backend.checkpoint import read_payload
+    from backend.cli import main
+
+    bundled = ROOT / "resources" / "models" / "mrife-r18-sichuan.pt"
+    sample = ROOT / "resources" / "sample"
+    labels = tmp_path / "l.gpkg"
+    shutil.copyfile(sample / "sichuan_sample_landslides.gpkg", labels)
+    base = read_payload(bundled)
+    out = tmp_path / "ft.pt"
+    common = ["train", "--raster", str(sample / "sichuan_sample.tif"), "--labels", str(labels),
+              "--init-from", str(bundled), "--epochs", "1", "--max-steps-per-epoch", "1",
+              "--device", "cpu", "--quiet"]
+    assert main([*common, "--out", str(out)]) == 0
+    new = read_payload(out)
+    for key in ("arch", "backbone", "in_channels"):
+        assert new["model_config"][key] == base["model_config"][key]
+    for key in ("tile_size", "ground_resolution", "bands"):
+        assert new["data_contract"][key] == base["data_contract"][key]
+    capsys.readouterr()
+    assert main([*common, "--backbone", "resnet101", "--out", str(tmp_path / "x.pt")]) == 1
+    err = capsys.readouterr().err
+    assert "--backbone resnet101 contradicts mrife-r18-sichuan.pt" in err and err.count("\n") == 1

@@ -199,6 +199,24 @@ def test_evaluate_algorithm_agrees_with_itself_on_its_own_detections(
     assert result["IOU_LANDSLIDE"] == pytest.approx(1.0)
     assert result["F1"] == pytest.approx(1.0) and result["OBJECT_ACCURACY"] == 1.0
     assert (tmp_path / "m.json").exists()
+    # the same polygons moved 10 m east: the IoU from the vector geometries (areas of the
+    # intersection and union, computed here with GEOS, not by the evaluation's rasterising)
+    shifted = QgsVectorLayer(f"MultiPolygon?crs={own.crs().authid()}", "shifted", "memory")
+    feats = []
+    for f in own.getFeatures():
+        g = QgsGeometry(f.geometry())
+        g.translate(10.0, 0.0)
+        nf = QgsFeature(shifted.fields())
+        nf.setGeometry(g)
+        feats.append(nf)
+    assert shifted.dataProvider().addFeatures(feats)[0]
+    a = QgsGeometry.unaryUnion([f.geometry() for f in own.getFeatures()])
+    b = QgsGeometry.unaryUnion([f.geometry() for f in shifted.getFeatures()])
+    expected = a.intersection(b).area() / a.combine(b).area()
+    assert 0.2 < expected < 0.95                       # a shift the metric can see
+    moved, _ = run("mrife:evaluate", {"INPUT": raster_layer, "MODEL": str(scene_model),
+                                      "LABELS": shifted, "DEVICE": "cpu"})
+    assert moved["IOU_LANDSLIDE"] == pytest.approx(expected, abs=0.02)
 
 
 @pytest.mark.parametrize("case", ["empty", "outside", "readonly", "bands"])
