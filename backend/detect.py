@@ -568,13 +568,16 @@ def _run(loaded, grid, plan, aoi, mapping, opts, dev, policy, tmp: Path, out_vec
 
     def read_tile(r: int, c: int, t: int) -> tuple[np.ndarray, np.ndarray]:
         kw, kh = min(t, w - c), min(t, h - r)
-        raw = np.zeros((n, t, t), dtype=np.float64)
+        part = np.stack([b.ReadAsArray(c, r, kw, kh) for b in bands])
+        if mapping is not None or part.dtype != np.uint8:    # 8-bit stays 8-bit (lookup table)
+            part = part.astype(np.float64)
+        raw = np.zeros((n, t, t), dtype=part.dtype)
         valid = np.zeros((t, t), dtype=bool)
-        part = np.stack([b.ReadAsArray(c, r, kw, kh) for b in bands]).astype(np.float64)
         ok = np.any([m.ReadAsArray(c, r, kw, kh) > 0 for m in masks], axis=0)
-        finite = np.isfinite(part).all(axis=0)      # NaN / inf: invalid, like nodata
-        ok &= finite
-        part[:, ~finite] = 0.0
+        if part.dtype.kind == "f":
+            finite = np.isfinite(part).all(axis=0)      # NaN / inf: invalid, like nodata
+            ok &= finite
+            part[:, ~finite] = 0.0
         if aoi_ds is not None:
             ok &= aoi_ds.GetRasterBand(1).ReadAsArray(c, r, kw, kh) > 0
         raw[:, :kh, :kw] = part
@@ -741,7 +744,7 @@ def _store_default_style(ds: ogr.DataSource, qml: Path) -> None:
     # bound parameters.
     values = f"'', '', '{LAYER_NAME}', 'geom', 'confidence', '{text}', '', 1"
     ds.ExecuteSQL(
-        "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
+        "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "  # nosec B608
         "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, owner) "
-        f"VALUES ({values}, 'landslides graduated by mean probability (MRIFE for QGIS)', '')"  # nosec B608
+        f"VALUES ({values}, 'landslides graduated by mean probability (MRIFE for QGIS)', '')"
     )

@@ -38,8 +38,7 @@ def lookup_tables(loaded: LoadedModel) -> np.ndarray:
         raise ExportError(f"the model was trained on {pre.source_dtype} imagery with '{pre.mode}' "
                           "equalisation; ONNX export supports 8-bit models with dataset "
                           "equalisation (what ONNX tools such as Deepness feed)")
-    values = np.broadcast_to(np.arange(256, dtype=np.float64), (pre.bands, 1, 256))
-    return pre.apply(np.ascontiguousarray(values))[:, 0, :].astype(np.float32)
+    return pre.lookup_table()
 
 
 class _Exported(nn.Module):

@@ -61,16 +61,34 @@ class Preprocessing:
 
     def apply(self, image: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
         """(C, H, W) raw bands -> standardised float32 network input. Pixels outside ``valid``
-        (nodata) become 0, the mean."""
+        (nodata) become 0, the mean. 8-bit input goes through a 256-entry table per band made
+        by this same routine (identical numbers, about 10x faster than the interpolation)."""
         if image.shape[0] != self.bands:
             raise ValueError(f"preprocessing was fitted on {self.bands} band(s), the image has "
                              f"{image.shape[0]}")
-        x = self.equalise(image, valid)
-        x -= np.asarray(self.mean, dtype=np.float32)[:, None, None]
-        x /= np.asarray(self.std, dtype=np.float32)[:, None, None]
+        if image.dtype == np.uint8 and self.mode != "tile":
+            lut = self.lookup_table()
+            x = np.stack([lut[b][image[b]] for b in range(self.bands)])
+        else:
+            x = self.equalise(image, valid)
+            x -= np.asarray(self.mean, dtype=np.float32)[:, None, None]
+            x /= np.asarray(self.std, dtype=np.float32)[:, None, None]
         if valid is not None:
             x[:, ~valid] = 0.0
         return x
+
+
+    def lookup_table(self) -> np.ndarray:
+        """(C, 256) float32: the network input for every 8-bit value of every band."""
+        cached = self.__dict__.get("_lut")
+        if cached is None:
+            values = np.ascontiguousarray(
+                np.broadcast_to(np.arange(256, dtype=np.float64), (self.bands, 1, 256)))
+            x = self.equalise(values)
+            x -= np.asarray(self.mean, dtype=np.float32)[:, None, None]
+            x /= np.asarray(self.std, dtype=np.float32)[:, None, None]
+            cached = self.__dict__["_lut"] = x[:, 0, :].copy()
+        return cached
 
 
 def _interp_unique(values: np.ndarray, q: np.ndarray, levels: np.ndarray) -> np.ndarray:

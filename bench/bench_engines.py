@@ -38,23 +38,33 @@ from backend.detect import DetectOptions, detect  # noqa: E402
 MODEL = ROOT / "resources" / "models" / "mrife-r18-sichuan.pt"
 SAMPLE = ROOT / "resources" / "sample" / "sichuan_sample.tif"
 LABELS = ROOT / "resources" / "sample" / "sichuan_sample_landslides.gpkg"
-LEGACY = ComputePolicy("float32-nchw", "cpu", None, False, False, "the path before the policy")
+def legacy(device: str) -> ComputePolicy:
+    """The path before the policy: float32, NCHW, no autocast."""
+    return ComputePolicy("float32-nchw", torch.device(device).type, None, False, False,
+                         "the path before the policy")
 
 
 class OrtModel(torch.nn.Module):
     """ONNX Runtime behind the two calls detection makes (``predict_proba``, ``eval``)."""
 
-    def __init__(self, path: Path, threads: int):
+    def __init__(self, path: Path, threads: int, device: str):
         super().__init__()
         import onnxruntime as ort
 
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        providers = ["CPUExecutionProvider"]
+        if device.startswith("cuda"):
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise SystemExit("ONNX Runtime has no CUDA provider here (pip install "
+                                 "onnxruntime-gpu); the torch rows need no ONNX Runtime")
+            providers.insert(0, "CUDAExecutionProvider")
+        self.session = ort.InferenceSession(str(path), so, providers=providers)
+        self.provider = self.session.get_providers()[0]
 
     def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.session.run(None, {"input": np.ascontiguousarray(x.numpy())})[0]
-        return torch.from_numpy(out)
+        out = self.session.run(None, {"input": np.ascontiguousarray(x.cpu().numpy())})[0]
+        return torch.from_numpy(out).to(x.device)
 
 
 def export_network_only(loaded: LoadedModel, path: Path) -> None:
@@ -77,13 +87,20 @@ def export_network_only(loaded: LoadedModel, path: Path) -> None:
     loaded.model.eval()
 
 
-def per_tile(fn, x: np.ndarray, repeats: int) -> float:
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def per_tile(fn, x: np.ndarray, repeats: int, device: str) -> float:
     for _ in range(2):
         fn(x)
     times = []
     for _ in range(repeats):
+        _sync(device)
         t = time.perf_counter()
         fn(x)
+        _sync(device)
         times.append(time.perf_counter() - t)
     return statistics.median(times) / len(x) * 1000.0
 
@@ -121,18 +138,18 @@ def mosaic(work: Path) -> Path:
 
 
 def end_to_end(loaded: LoadedModel, raster: Path, work: Path, precision: str, tag: str,
-               repeats: int) -> tuple[float, int]:
+               repeats: int, device: str) -> tuple[float, int]:
     times, tiles = [], 0
     for k in range(repeats):                      # kernels are warm from the per-tile runs
         t = time.perf_counter()
         r = detect(loaded, raster, work / f"{tag}{k}.gpkg", work / f"{tag}{k}.tif",
-                   DetectOptions(device="cpu", precision=precision, batch_size=8))
+                   DetectOptions(device=device, precision=precision, batch_size=8))
         times.append(time.perf_counter() - t)
         tiles = r.tiles_run
     return statistics.median(times), tiles
 
 
-def training_step(policy: ComputePolicy, steps: int) -> dict:
+def training_step(policy: ComputePolicy, steps: int, device: str) -> dict:
     from backend.data import TileDataset
     from backend.geodata import load_raster_scenes
     from backend.models import arch_preset, build_model
@@ -144,14 +161,14 @@ def training_step(policy: ComputePolicy, steps: int) -> dict:
                             valids=[s.valid for s in parts["train"]])
     ds = TileDataset(parts["train"], pre, 128, augment=True)
     torch.manual_seed(0)
-    model = build_model(arch_preset("mrife", backbone="resnet18"))
+    model = build_model(arch_preset("mrife", backbone="resnet18")).to(device)
     policy.prepare_model(model) if policy.channels_last else None
     model.train()
     opt = torch.optim.SGD(model.trainable_parameters(), lr=0.007, momentum=0.9)
     net, other = [], []
     for step in range(steps + 2):
         t0 = time.perf_counter()
-        x, y = _batch(ds, [(step * 4 + k) % len(ds) for k in range(4)], torch.device("cpu"))
+        x, y = _batch(ds, [(step * 4 + k) % len(ds) for k in range(4)], torch.device(device))
         x = policy.prepare_input(x)
         t1 = time.perf_counter()
         with policy.autocast():
@@ -159,10 +176,12 @@ def training_step(policy: ComputePolicy, steps: int) -> dict:
         opt.zero_grad(set_to_none=True)
         losses["loss"].backward()
         opt.step()
+        _sync(device)
         t2 = time.perf_counter()
         model.update_teacher()
         _ = {k: float(v.detach()) for k, v in losses.items()
              if k != "logits" and torch.is_tensor(v) and v.ndim == 0}
+        _sync(device)
         t3 = time.perf_counter()
         if step >= 2:
             net.append(t2 - t1)
@@ -171,7 +190,7 @@ def training_step(policy: ComputePolicy, steps: int) -> dict:
     return {"network": n, "other": o, "step": n + o}
 
 
-def real_loop(precision: str, work: Path) -> float:
+def real_loop(precision: str, work: Path, device: str) -> float:
     """Median seconds per step of backend.train itself (progress events), 3 epochs."""
     from backend.jobs import train_on_raster
     from backend.models import arch_preset
@@ -179,7 +198,7 @@ def real_loop(precision: str, work: Path) -> float:
 
     stamps = []
     train_on_raster([SAMPLE], LABELS, None, arch_preset("mrife", backbone="resnet18"),
-                    TrainConfig(epochs=3, batch_size=4, device="cpu", precision=precision,
+                    TrainConfig(epochs=3, batch_size=4, device=device, precision=precision,
                                 estimate_time=False), work / f"loop-{precision}.pt",
                     tile_size=128, ground_resolution=2.0, log=lambda m: None,
                     progress=lambda e: stamps.append((e["event"], time.perf_counter())))
@@ -192,29 +211,33 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks-engines.md")
     ap.add_argument("--repeats", type=int, default=5, help="timed batches per tile figure")
     ap.add_argument("--runs", type=int, default=2, help="timed end-to-end runs per engine")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda[:N] (ONNX Runtime then needs "
+                    "its CUDA provider)")
     args = ap.parse_args()
     threads = set_threads()
-    loaded = load_model(MODEL)
+    dev = args.device
+    LEGACY = legacy(dev)
+    loaded = load_model(MODEL, dev)
     rows = {}
     with tempfile.TemporaryDirectory(prefix="mrife-engines-") as tmp:
         work = Path(tmp)
         onnx_path = work / "net.onnx"
         export_network_only(loaded, onnx_path)
-        ort_model = OrtModel(onnx_path, threads)
+        ort_model = OrtModel(onnx_path, threads, dev)
         x = np.random.default_rng(0).standard_normal((8, 3, 128, 128)).astype(np.float32)
         engines = {
             "torch float32 NCHW (before)": (LEGACY, "float32"),
-            "torch float32 channels-last (auto without native bf16)": (choose("float32"),
+            "torch float32 channels-last (auto without native bf16)": (choose("float32", dev),
                                                                        "float32"),
-            f"torch auto ({choose('auto').label})": (choose("auto"), "auto"),
+            f"torch auto ({choose('auto', dev).label})": (choose("auto", dev), "auto"),
         }
         ort_tile = per_tile(lambda b: ort_model.predict_proba(torch.from_numpy(b)), x,
-                            args.repeats)
+                            args.repeats, dev)
         raster = mosaic(work)
         ort_loaded = LoadedModel(ort_model, loaded.config, loaded.contract, loaded.meta, None)
-        ort_e2e, tiles = end_to_end(ort_loaded, raster, work, "float32", "ort", args.runs)
+        ort_e2e, tiles = end_to_end(ort_loaded, raster, work, "float32", "ort", args.runs, dev)
         for name, (policy, precision) in engines.items():
-            tile_ms = per_tile(torch_fn(loaded.model, policy, "cpu"), x, args.repeats)
+            tile_ms = per_tile(torch_fn(loaded.model, policy, dev), x, args.repeats, dev)
             if policy is LEGACY:
                 # detect() always applies the policy it chooses; the old path is NCHW float32
                 import backend.detect as det
@@ -223,31 +246,37 @@ def main() -> None:
                 det.choose = lambda p, d: LEGACY
                 loaded.model.to(memory_format=torch.contiguous_format)
                 try:
-                    e2e, _ = end_to_end(loaded, raster, work, "float32", "legacy", args.runs)
+                    e2e, _ = end_to_end(loaded, raster, work, "float32", "legacy", args.runs,
+                                        dev)
                 finally:
                     det.choose = orig
             else:
-                e2e, _ = end_to_end(loaded, raster, work, precision, precision, args.runs)
+                e2e, _ = end_to_end(loaded, raster, work, precision, precision, args.runs, dev)
             rows[name] = (tile_ms, e2e)
-        rows["ONNX Runtime float32 (CPU provider)"] = (ort_tile, ort_e2e)
-        train_rows = {"float32 NCHW (before)": training_step(LEGACY, 8),
-                      f"auto ({choose('auto').label})": training_step(choose("auto"), 8)}
-        loops = {"float32": real_loop("float32", work), "auto": real_loop("auto", work)}
-    write(args.out, rows, tiles, train_rows, loops, threads)
+        rows[f"ONNX Runtime float32 ({ort_model.provider})"] = (ort_tile, ort_e2e)
+        train_rows = {"float32 NCHW (before)": training_step(LEGACY, 8, dev),
+                      f"auto ({choose('auto', dev).label})": training_step(choose("auto", dev),
+                                                                         8, dev)}
+        loops = {"float32": real_loop("float32", work, dev),
+                 "auto": real_loop("auto", work, dev)}
+    write(args.out, rows, tiles, train_rows, loops, threads, dev)
 
 
-def write(out: Path, rows: dict, tiles: int, train_rows: dict, loops: dict, threads: int):
+def write(out: Path, rows: dict, tiles: int, train_rows: dict, loops: dict, threads: int,
+          device: str):
     import platform
 
     import onnxruntime
 
-    ort_tile, ort_e2e = rows["ONNX Runtime float32 (CPU provider)"]
+    ort_tile, ort_e2e = next(v for k, v in rows.items() if k.startswith("ONNX Runtime"))
     cpu = next((li.split(":", 1)[1].strip() for li in Path("/proc/cpuinfo").read_text()
                 .splitlines() if li.startswith("model name")), platform.processor())
+    if device.startswith("cuda"):
+        cpu = f"{torch.cuda.get_device_name(torch.device(device))} (host: {cpu})"
     lines = [
         "# Engines: torch policies against ONNX Runtime",
         "",
-        "Made by `make bench-engines` (`python bench/bench_engines.py`) on "
+        f"Made by `make bench-engines` (`python bench/bench_engines.py --device {device}`) on "
         f"{time.strftime('%Y-%m-%d')}: {cpu}, {threads} torch threads (physical cores), torch "
         f"{torch.__version__}, ONNX Runtime {onnxruntime.__version__}. Bundled model (MRIFE "
         "resnet18, 128 px tiles at 2 m). "

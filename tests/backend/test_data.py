@@ -117,3 +117,18 @@ def test_augmentation_moves_image_and_label_together():
         assert np.array_equal(x[0] > cut, y == 1), f"epoch {epoch}: image and label differ"
         seen.add(y.tobytes())
     assert len(seen) == 8
+
+
+def test_eight_bit_lookup_table_equals_the_interpolation():
+    """uint8 input goes through the per-band table; the same pixels as float64 go through
+    np.interp on the quantile curve: identical network input."""
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (3, 40, 50)).astype(np.uint8)
+    image[1] = np.clip(image[1] // 3 + 40, 0, 255)       # a band with a narrower range
+    pre = fit_preprocessing([image])
+    valid = rng.random((40, 50)) > 0.2
+    fast = pre.apply(image, valid)
+    slow = pre.apply(image.astype(np.float64), valid)
+    assert fast.dtype == np.float32
+    np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-6)
+    assert (fast[:, ~valid] == 0).all()
