@@ -171,7 +171,8 @@ class DetectPanel(QWidget):
         try:
             meta = backend_module("checkpoint").read_payload(path)
         except Exception as exc:  # a bad file is reported, not raised
-            self.modelInfo.setText(f"{path.name}: {exc}")
+            text = str(exc)
+            self.modelInfo.setText(text if text.startswith(path.name) else f"{path.name}: {text}")
             return
         c = meta.get("data_contract", {})
         arch = meta.get("model_config", {}).get("arch", "?")
