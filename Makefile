@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export QT_QPA_PLATFORM ?= offscreen
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup test test-fast lint package qgis demo model bench bench-models bench-accuracy bench-detect bench-finetune bench-engines reliability clean
+.PHONY: help setup test test-fast lint package qgis demo model bench bench-models bench-accuracy bench-detect bench-finetune bench-engines bench-fewshot reliability clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -48,6 +48,9 @@ bench-finetune: setup  ## the bundled model before/after mrife:train on the samp
 
 bench-accuracy: setup  ## train/evaluate baseline, ICSSN, MRIFE and ablations on Sichuan (CPU, ~1 h)
 	$(PY) bench/bench_accuracy.py --out docs/results.md
+
+bench-fewshot: setup  ## base model, then k = 6/12/18-scene fine-tuning vs scratch, 3 seeds (CPU, hours)
+	$(PY) bench/bench_fewshot.py --out docs/results-fewshot.md
 
 bench-engines: setup  ## torch float32 / auto vs ONNX Runtime, per tile and end to end; training step
 	$(PY) bench/bench_engines.py --out docs/benchmarks-engines.md
