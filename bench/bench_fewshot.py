@@ -133,11 +133,13 @@ def _ms(values: list[float]) -> str:
 
 
 def write(args, rows: dict, split: dict, seconds: float) -> None:
+    train_s = sum(r["train_s"] for recs in rows.values() for r in recs)
     lines = [
         "# Few-label fine-tuning on the Sichuan scenes",
         "",
-        f"Made by `python bench/bench_fewshot.py{' --smoke' if args.smoke else ''}` "
-        f"({time.strftime('%Y-%m-%d')}, {seconds / 60:.0f} min in all, device {args.device}, "
+        f"Made by `python bench/bench_fewshot.py {' '.join(sys.argv[1:])}` "
+        f"({time.strftime('%Y-%m-%d')}, {train_s / 60:.0f} CPU min of training in all, device "
+        f"{args.device}, "
         f"precision {args.precision}). {args.backbone}, {args.tile_size} px tiles at "
         f"{args.ground_resolution} m; base model {args.base_epochs} epochs on {SPLIT['base']} "
         f"scenes; fine-tuning and scratch {args.epochs} epochs on k scenes (a quarter of them "
