@@ -252,7 +252,8 @@ def _floats(text: str, n: int, what: str) -> tuple[float, ...]:
 
 
 def _cmd_detect(args: argparse.Namespace) -> int:
-    from .detect import LARGE_PLAN_TILES, DetectOptions, detect, plan_detection, seconds_per_tile
+    from .compute import LARGE_PLAN_TILES
+    from .detect import DetectOptions, detect, plan_detection, seconds_per_tile
 
     _writable_file(args.json, "--json")
     opts = DetectOptions(

@@ -16,7 +16,7 @@ def _precision_option(p: argparse.ArgumentParser) -> None:
 def build_parser(commands: dict) -> argparse.ArgumentParser:
     """The parser of ``python -m backend``; ``commands`` maps a command's name to its function
     (``backend.cli.COMMANDS``)."""
-    from .detect import LARGE_PLAN_TILES
+    from .compute import LARGE_PLAN_TILES
     from .models import ARCHITECTURES, BACKBONES, PRESETS
 
     parser = argparse.ArgumentParser(

@@ -31,6 +31,10 @@ if TYPE_CHECKING:          # torch is imported where it is used: the plugin read
     import torch  # before it knows whether torch is installed
 
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+# detection plans above this many tiles need an explicit go-ahead (DetectOptions.max_tiles; the
+# CLI's --allow-large, Processing's ALLOW_LARGE): about 15 min at the bundled model's float32
+# speed on a 2-core CPU
+LARGE_PLAN_TILES = 20_000
 
 
 def cpu_has_native_bf16() -> bool:

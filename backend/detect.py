@@ -38,7 +38,7 @@ import numpy as np
 from osgeo import gdal, ogr, osr
 
 from .checkpoint import LoadedModel, check_bands, file_checksum, load_model
-from .compute import choose, set_threads
+from .compute import LARGE_PLAN_TILES, choose, set_threads
 from .errors import reading
 from .geodata import GeoLoadReport, burn, layer_geometries, utm_epsg
 from .inference import Cancelled, grid_windows, stream_predict
@@ -51,9 +51,6 @@ osr.UseExceptions()
 PROB_NODATA = -1.0
 LAYER_NAME = "landslides"
 TEMP_PREFIX = ".mrife-detect-"
-# plans above this many tiles need an explicit go-ahead (DetectOptions.max_tiles; the CLI's
-# --allow-large): about 15 min at the bundled model's 44 ms per tile on a 2-core CPU
-LARGE_PLAN_TILES = 20_000
 GDAL_TO_NUMPY = {"Byte": "uint8", "Int8": "int8", "UInt16": "uint16", "Int16": "int16",
                  "UInt32": "uint32", "Int32": "int32", "Float32": "float32",
                  "Float64": "float64"}
@@ -504,7 +501,8 @@ def detect(model: Path | LoadedModel, raster: Path, out_vector: Path,
                 f"{plan.describe()}: more than {opts.max_tiles} tiles, about "
                 f"{plan.tiles * per_tile / 3600:.1f} h on {dev.label}; "
                 "narrow the area (extent or area polygons), or confirm the large run "
-                "(--allow-large)")
+                "(--allow-large on the command line, 'Allow runs over "
+                f"{LARGE_PLAN_TILES} tiles' in Processing)")
         warnings = list(plan.warnings)
         for w in warnings:
             say(w)

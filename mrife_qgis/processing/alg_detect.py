@@ -14,6 +14,7 @@ from qgis.core import (
     QgsProcessingParameterBand,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterCrs,
+    QgsProcessingParameterDefinition,
     QgsProcessingParameterExtent,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterFile,
@@ -28,7 +29,7 @@ from ..deps import check_deps
 from ..paths import backend_module
 from ..settings import PluginSettings
 from .errors import processing_error
-from .params import add_precision, precision_of
+from .params import add_precision, large_plan_tiles, precision_of
 
 
 class _Styler(QgsProcessingLayerPostProcessorInterface):
@@ -58,6 +59,7 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
     BATCH_SIZE = "BATCH_SIZE"
     DEVICE = "DEVICE"
     RESCALE = "RESCALE"
+    ALLOW_LARGE = "ALLOW_LARGE"
     OUTPUT_CRS = "OUTPUT_CRS"
     OUTPUT = "OUTPUT"
     PROBABILITY = "PROBABILITY"
@@ -118,6 +120,11 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(QgsProcessingParameterBoolean(
             self.RESCALE, "Rescale imagery to the model's value range", False))
         add_precision(self)
+        large = QgsProcessingParameterBoolean(
+            self.ALLOW_LARGE, f"Allow runs over {large_plan_tiles()} tiles (Processing cannot "
+            "ask; without it such a run is refused with its estimate)", False)
+        large.setFlags(large.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(large)
         self.addParameter(QgsProcessingParameterCrs(
             self.OUTPUT_CRS, "CRS of the polygons (default: the project's)", optional=True))
         self.addParameter(QgsProcessingParameterVectorDestination(
@@ -197,6 +204,8 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
                 device=device, out_crs=out_crs.toWkt(),
                 rescale=self.parameterAsBool(parameters, self.RESCALE, context),
                 precision=precision_of(self, parameters, context),
+                max_tiles=None if self.parameterAsBool(parameters, self.ALLOW_LARGE, context)
+                else large_plan_tiles(),
                 source_name=layer.name())
             try:
                 plan = detect.plan_detection(loaded, raster, opts)

@@ -14,6 +14,11 @@ def precisions() -> tuple[str, ...]:
     return backend_module("compute").PRECISIONS
 
 
+def large_plan_tiles() -> int:
+    """Detection plans above this many tiles need ALLOW_LARGE (``backend.compute``)."""
+    return backend_module("compute").LARGE_PLAN_TILES
+
+
 def add_precision(alg) -> None:
     """The advanced "Precision" choice: auto (the device's fastest accurate setting) or a fixed
     one (float32 always works)."""

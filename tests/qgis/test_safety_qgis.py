@@ -107,3 +107,33 @@ def test_label_features_without_area_are_dropped_and_counted(scene_layer, tmp_pa
     back = QgsVectorLayer(str(got.landslides), "b", "ogr")
     assert back.featureCount() == 1
     assert abs(next(back.getFeatures()).geometry().area() - 1600.0) < 1e-6
+
+
+def test_detect_algorithm_refuses_a_huge_plan_without_allow_large(plugin, scene_model, tmp_path):
+    """Processing cannot ask: a 100 000 px raster (a sparse 2 MB file) is refused at once with
+    the estimate and the parameter to tick; nothing is written."""
+    from osgeo import gdal, osr
+
+    path = tmp_path / "huge.tif"
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), 100_000, 100_000, 3, gdal.GDT_Byte,
+                                              ["SPARSE_OK=TRUE", "TILED=YES"])
+    ds.SetGeoTransform((400000.0, 0.5, 0, 3400000.0, 0, -0.5))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32648)
+    ds.SetProjection(srs.ExportToWkt())
+    ds = None
+    layer = QgsRasterLayer(str(path), "huge")
+    QgsProject.instance().addMapLayer(layer)
+    alg = QgsApplication.processingRegistry().createAlgorithmById("mrife:detect")
+    assert alg.parameterDefinition("ALLOW_LARGE").defaultValue() is False
+    context = QgsProcessingContext()
+    context.setProject(QgsProject.instance())
+    feedback = QgsProcessingFeedback()
+    params = {"INPUT": layer, "MODEL": str(scene_model), "DEVICE": "cpu",
+              "OUTPUT": str(tmp_path / "o.gpkg")}
+    assert alg.prepare(params, context, feedback)
+    with pytest.raises(QgsProcessingException, match=r"huge: .*more than 20000 tiles, about "
+                       r".* h on CPU.*'Allow runs over 20000 tiles' in Processing"):
+        alg.runPrepared(params, context, feedback)
+    assert not (tmp_path / "o.gpkg").exists()
+    QgsProject.instance().removeAllMapLayers()
