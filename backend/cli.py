@@ -12,16 +12,11 @@ from pathlib import Path
 
 
 def _writable_file(path: str | None, flag: str) -> None:
-    """ValueError before any work when ``path`` (an output) cannot be written."""
-    if not path:
-        return
-    folder = Path(path).resolve().parent
-    if not folder.is_dir():
-        raise ValueError(f"{flag} {path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise ValueError(f"{flag} {path}: folder {folder} is not writable")
-    if Path(path).is_dir():
-        raise ValueError(f"{flag} {path} is a folder; give a file name")
+    """ValueError before any work when the output ``path`` (if given) cannot be written."""
+    if path:
+        from .detect import check_destination
+
+        check_destination(Path(path), f"{flag} file")
 
 
 def _cmd_devices(args: argparse.Namespace) -> int:

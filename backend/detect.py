@@ -345,7 +345,6 @@ def seconds_per_tile(loaded: LoadedModel, device: str = "cpu", batch_size: int =
     remembered per model file, device, batch size and precision."""
     import torch
 
-    from .compute import choose
     from .inference import predict_batch
 
     key = (str(loaded.path) if loaded.path else id(loaded.model), device, batch_size, precision)
@@ -432,7 +431,8 @@ def value_mapping(loaded: LoadedModel, grid: gdal.Dataset, name: str, rescale: b
 # ---------------------------------------------------------------------------------------------
 # running
 
-def _check_destination(path: Path, what: str) -> None:
+def check_destination(path: Path, what: str) -> None:
+    """DetectionError (a ValueError) before any work when ``path`` cannot be written."""
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
@@ -471,13 +471,13 @@ def detect(model: Path | LoadedModel, raster: Path, out_vector: Path,
     if out_vector.suffix.lower() != ".gpkg":
         raise DetectionError(f"the polygons go to a GeoPackage; name the output *.gpkg, not "
                              f"{out_vector.name}")
-    _check_destination(out_vector, "polygon layer")
+    check_destination(out_vector, "polygon layer")
     if probability is not None:
         probability = Path(probability)
         if probability.suffix.lower() not in (".tif", ".tiff"):
             raise DetectionError(f"the probability map is a GeoTIFF; name it *.tif, not "
                                  f"{probability.name}")
-        _check_destination(probability, "probability map")
+        check_destination(probability, "probability map")
     if not 0.0 < opts.threshold < 1.0:
         raise DetectionError(f"threshold {opts.threshold} must lie between 0 and 1")
     if opts.batch_size < 1:

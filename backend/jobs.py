@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .checkpoint import DataContract, LoadedModel, check_bands
+from .compute import choose
 from .data import Scene, TileDataset, load_folder_scenes, split_scenes
 from .inference import pad_window, predict_array
 from .metrics import SegmentationScores, classification_scores
@@ -166,8 +167,6 @@ def evaluate_scenes(loaded: LoadedModel, scenes: list[Scene], *, overlap: int | 
     (each tile preprocessed as it is read). For a model with a tile classifier (ICSSN), also
     tile classification accuracy and F1 over each scene's non-overlapping tile grid (a tile is
     positive when any labelled pixel in it is landslide)."""
-    from .compute import choose
-
     contract = loaded.contract
     pre = contract.preprocess
     tile = contract.tile_size

@@ -24,7 +24,6 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -109,16 +108,14 @@ def _freeze_backbones(model: SegmentationModel) -> list[torch.nn.Module]:
 
 
 def evaluate_tiles(model: SegmentationModel, dataset: TileDataset, device: torch.device,
-                   batch_size: int = 4, policy: ComputePolicy | None = None) -> dict:
+                   batch_size: int, policy: ComputePolicy) -> dict:
     """Pixel metrics over the dataset's tiles (validation during training)."""
     model.eval()
     scores = SegmentationScores()
-    with torch.no_grad(), (policy.autocast() if policy else nullcontext()):
+    with torch.no_grad(), policy.autocast():
         for k in range(0, len(dataset), batch_size):
             items = [dataset[i] for i in range(k, min(k + batch_size, len(dataset)))]
-            x = torch.from_numpy(np.stack([it[0] for it in items])).to(device)
-            if policy is not None:
-                x = policy.prepare_input(x)
+            x = policy.prepare_input(torch.from_numpy(np.stack([it[0] for it in items])).to(device))
             pred = model(x).argmax(1).cpu().numpy()
             for p, (_, y) in zip(pred, items):
                 scores.update(p == 1, y == 1, valid=y != 255, objects=False)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from osgeo import gdal, ogr, osr
+from osgeo import gdal
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -61,19 +61,6 @@ def float_copy(dst: Path, poke=None) -> Path:
             band.WriteArray(a)
         ds = None
     return dst
-
-
-def layer(path: Path, wkts: list[str]) -> Path:
-    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(32648)
-    lyr = ds.CreateLayer("labels", srs, ogr.wkbUnknown)
-    for wkt in wkts:
-        f = ogr.Feature(lyr.GetLayerDefn())
-        f.SetGeometry(ogr.CreateGeometryFromWkt(wkt))
-        lyr.CreateFeature(f)
-    ds = None
-    return path
 
 
 def run_cases(work: Path) -> list[dict]:
@@ -215,11 +202,11 @@ def run_cases(work: Path) -> list[dict]:
                                      "--model", MODEL, "--out", lambda f: f / "o.shp"])
     x, y = 400100.0, 3399900.0
     case("labels: only empty and collinear polygons",
-         ["train", "--raster", SAMPLE, "--labels", lambda f: layer(f / "l.gpkg", [
+         ["train", "--raster", SAMPLE, "--labels", lambda f: crafted.label_layer(f / "l.gpkg", [
              "POLYGON EMPTY", f"POLYGON (({x} {y}, {x + 50} {y}, {x + 90} {y}, {x} {y}))"]),
           *TRAIN, "--out", lambda f: f / "m.pt"], allowed={"l.gpkg"})
     case("labels: points and lines only",
-         ["train", "--raster", SAMPLE, "--labels", lambda f: layer(f / "l.gpkg", [
+         ["train", "--raster", SAMPLE, "--labels", lambda f: crafted.label_layer(f / "l.gpkg", [
              f"POINT ({x} {y})", f"LINESTRING ({x} {y}, {x + 80} {y - 80})"]),
           *TRAIN, "--out", lambda f: f / "m.pt"], allowed={"l.gpkg"})
     case("raster without a CRS", ["detect", "--device", "cpu", "--model", MODEL, "--raster",

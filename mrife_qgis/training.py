@@ -199,8 +199,6 @@ def run(prep: PreparedTraining, *, log, progress, should_stop):
     """Train (any thread). Returns the backend's TrainResult; TrainFailedError with a message for
     bad data, a diverging run or a failed write (the last good files are intact)."""
     jobs = backend_module("jobs")
-    train_mod = backend_module("train")
-    checkpoint = backend_module("checkpoint")
     req = prep.request
     name = req.rasters[0].name()
     try:
@@ -210,12 +208,6 @@ def run(prep: PreparedTraining, *, log, progress, should_stop):
             ground_resolution=prep.ground_resolution, log=log, progress=progress,
             should_stop=should_stop,
             resume=req.resume and prep.resume_file.exists())
-    except (ValueError, train_mod.TrainingError, checkpoint.CheckpointError) as exc:
-        raise TrainFailedError(f"{name}: {exc}") from exc
-    except RuntimeError as exc:
-        if not backend_module("errors").is_gdal_error(exc):
-            raise
-        raise TrainFailedError(f"{name}: {backend_module('errors').user_message(exc)}") from exc
     except OSError as exc:
         out = Path(req.out)
         kept = [p.name for p in (out, prep.resume_file) if p.exists()]
@@ -224,6 +216,11 @@ def run(prep: PreparedTraining, *, log, progress, should_stop):
             + (f"the last good checkpoint ({' and '.join(kept)}) is intact. Free disk space, "
                "then run again with 'Resume'" if kept else "nothing was written yet. Free "
                "disk space and run again")) from exc
+    except Exception as exc:            # bad data, a diverging run, a damaged file (GDAL)
+        message = backend_module("errors").user_message(exc)
+        if message is None:
+            raise
+        raise TrainFailedError(f"{name}: {message}") from exc
 
 
 def describe_plan(ev: dict, device_label: str) -> str:

@@ -1,6 +1,6 @@
-"""Hostile and damaged model files, made the way an attacker would: real pickles whose loading
-would run code. Each payload creates ``sentinel``; a test passes only if the sentinel does not
-exist afterwards."""
+"""Hostile and damaged files, made the way an attacker (or an unlucky user) would: real pickles
+whose loading would run code (each payload creates ``sentinel``; a test passes only if the
+sentinel does not exist afterwards), model files missing keys, label layers of WKT geometries."""
 
 from __future__ import annotations
 
@@ -61,4 +61,21 @@ def missing_keys(path: Path, model: Path, *drop: str) -> Path:
     for key in drop:
         data.pop(key, None)
     torch.save(data, path)
+    return path
+
+
+def label_layer(path: Path, wkts: list[str], epsg: int = 32648) -> Path:
+    """A GeoPackage layer ``labels`` of any geometries (WKT; "" = a feature without one)."""
+    from osgeo import ogr, osr
+
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(epsg)
+    lyr = ds.CreateLayer("labels", srs, ogr.wkbUnknown)
+    for wkt in wkts:
+        f = ogr.Feature(lyr.GetLayerDefn())
+        if wkt:
+            f.SetGeometry(ogr.CreateGeometryFromWkt(wkt))
+        lyr.CreateFeature(f)
+    ds = None
     return path

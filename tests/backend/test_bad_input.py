@@ -12,13 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from osgeo import gdal, ogr, osr
+from osgeo import gdal, osr
 
 from backend.cli import main
 from backend.detect import DetectionError, DetectOptions, detect
 from backend.errors import DataReadError
 from backend.geodata import load_raster_scenes
 from backend.leftovers import DestinationBusyError, DestinationLock
+from tests import crafted
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "resources" / "sample"
@@ -205,20 +206,6 @@ def test_json_into_a_missing_folder_is_refused_before_work(scene_model, geo_scen
     assert not out.exists()
 
 
-def _layer(path: Path, geoms: list[str]) -> Path:
-    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(32648)
-    lyr = ds.CreateLayer("labels", srs, ogr.wkbUnknown)
-    for wkt in geoms:
-        f = ogr.Feature(lyr.GetLayerDefn())
-        if wkt:
-            f.SetGeometry(ogr.CreateGeometryFromWkt(wkt))
-        lyr.CreateFeature(f)
-    ds = None
-    return path
-
-
 def test_labels_without_a_real_polygon_are_refused(geo_scene, tmp_path, capsys):
     x, y = 400100.0, 3400100.0
     degenerate = [
@@ -228,7 +215,7 @@ def test_labels_without_a_real_polygon_are_refused(geo_scene, tmp_path, capsys):
         f"POINT ({x} {y})",
         f"LINESTRING ({x} {y}, {x + 80} {y - 80})",
     ]
-    bad = _layer(tmp_path / "bad.gpkg", degenerate)
+    bad = crafted.label_layer(tmp_path / "bad.gpkg", degenerate)
     with pytest.raises(ValueError, match=r"no usable landslide polygon \(2 empty, 3 points"):
         load_raster_scenes(geo_scene["raster"], bad, tile_size=128, ground_resolution=2.0)
     rc, err = _run_cli(capsys, "train", "--raster", geo_scene["raster"], "--labels", bad,
@@ -237,7 +224,7 @@ def test_labels_without_a_real_polygon_are_refused(geo_scene, tmp_path, capsys):
     _one_line(rc, err, "no usable landslide polygon")
     # one real polygon among them: it is the only label; the point burns no pixel
     square = f"POLYGON (({x} {y}, {x + 40} {y}, {x + 40} {y - 40}, {x} {y - 40}, {x} {y}))"
-    mixed = _layer(tmp_path / "mixed.gpkg", [*degenerate, square])
+    mixed = crafted.label_layer(tmp_path / "mixed.gpkg", [*degenerate, square])
     parts, report, _ = load_raster_scenes(geo_scene["raster"], mixed, tile_size=128,
                                           ground_resolution=2.0)
     assert report.landslides == 1 and report.dropped_not_polygon == 3
