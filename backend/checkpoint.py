@@ -79,6 +79,12 @@ class LoadedModel:
     def name(self) -> str:
         return self.meta.get("name") or (self.path.stem if self.path else "model")
 
+    @property
+    def threshold(self) -> float:
+        """The decision threshold chosen on validation when the model was trained (stored in
+        the file), else 0.5."""
+        return float((self.meta.get("decision") or {}).get("threshold", 0.5))
+
 
 def plain(obj: object) -> object:
     """``obj`` with only what the safe loader accepts: tensors, dict/list/tuple, str, int,
@@ -150,7 +156,8 @@ def quantize_int8(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def model_payload(model: SegmentationModel, contract: DataContract, *, metrics: dict | None = None,
                   training_data: dict | None = None, train_config: dict | None = None,
-                  name: str = "", half: bool = False, precision: str | None = None) -> dict:
+                  name: str = "", half: bool = False, precision: str | None = None,
+                  decision: dict | None = None) -> dict:
     """The dict stored in a model file.
 
     ``precision`` (or ``half=True`` for "float16") makes a smaller, inference-only file:
@@ -184,6 +191,7 @@ def model_payload(model: SegmentationModel, contract: DataContract, *, metrics: 
         "inference_only": bool(small and getattr(model, "teacher", None) is not None),
         "data_contract": asdict(contract),
         "metrics": metrics or {},
+        "decision": decision or {},
         "training_data": training_data or {},
         "train_config": train_config or {},
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -282,7 +290,7 @@ def load_model(path: Path, map_location: str | torch.device = "cpu") -> LoadedMo
             from exc
     model.to(map_location).eval()
     meta = {k: data.get(k) for k in ("name", "metrics", "training_data", "train_config",
-                                      "created", "software", "exported_from")}
+                                      "created", "software", "exported_from", "decision")}
     meta["precision"] = data.get("precision", "float32")
     return LoadedModel(model, cfg, contract, meta, Path(path))
 

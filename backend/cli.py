@@ -91,6 +91,7 @@ def _settings_from_base(args: argparse.Namespace):
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from .data import FOLDER_SPLIT, RASTER_SPLIT
     from .jobs import FolderData, train_on_folder, train_on_raster
     from .models import arch_preset, preset
     from .train import TrainConfig
@@ -104,13 +105,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
             overrides["weights"] = args.weights
         cfg = preset(args.preset, **overrides) if args.preset else \
             arch_preset(args.arch or "mrife", **overrides)
+    if args.set:
+        cfg = cfg.with_(**_settings(args.set, cfg))
     if args.tile_size % 16:
         raise ValueError(f"--tile-size {args.tile_size} must be a multiple of 16")
     folders = _source_is_folders(args)
     tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                        seed=args.seed, device=args.device, freeze_encoder=args.freeze_encoder,
                        max_steps_per_epoch=args.max_steps_per_epoch, init_from=args.init_from,
-                       precision=args.precision)
+                       precision=args.precision, photometric=args.photometric,
+                       scale_jitter=args.scale_jitter,
+                       choose_threshold=not args.fixed_threshold)
     t = time.monotonic()
     common = dict(resume=args.resume, progress=_progress_printer(args.quiet))
     if folders:
@@ -118,7 +123,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                           source_resolution=args.source_resolution,
                           ground_resolution=args.ground_resolution,
                           pos_neg_ratio=args.pos_neg_ratio, preprocessing=args.preprocessing,
-                          split_seed=args.split_seed)
+                          split_seed=args.split_seed,
+                          split_ratios=_ratios(args.split_ratios, FOLDER_SPLIT))
         result = train_on_folder(data, cfg, tcfg, Path(args.out), **common)
     else:
         if not args.mapped_area:
@@ -130,6 +136,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                                  ground_resolution=args.ground_resolution,
                                  pos_neg_ratio=args.pos_neg_ratio,
                                  preprocessing=args.preprocessing, split_seed=args.split_seed,
+                                 split_ratios=_ratios(args.split_ratios, RASTER_SPLIT),
                                  **common)
     print(f"{result.status} after {result.epochs_done} epoch(s) in "
           f"{time.monotonic() - t:.0f} s; best model: {result.best_path}")
@@ -137,6 +144,40 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(json.dumps({k: round(v, 4) for k, v in result.best_metrics.items()
                           if isinstance(v, float)}))
     return 0 if result.status == "completed" else 3
+
+
+def _ratios(text: str | None, default: tuple) -> tuple[float, float, float]:
+    if not text:
+        return default
+    try:
+        vals = tuple(float(v) for v in text.split(":"))
+    except ValueError:
+        vals = ()
+    if len(vals) != 3 or min(vals) < 0 or vals[0] <= 0 or vals[1] <= 0:
+        raise ValueError(f"--split-ratios {text}: expected TRAIN:VAL:TEST such as 8:2:0 "
+                         "(training and validation above 0)")
+    return vals
+
+
+def _settings(items: list[str], cfg) -> dict:
+    """--set KEY=VALUE pairs as typed ModelConfig overrides (ValueError naming a bad one)."""
+    from dataclasses import fields
+
+    types = {f.name: type(getattr(cfg, f.name)) for f in fields(cfg)}
+    out = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or key not in types or types[key] in (dict, tuple, list):
+            raise ValueError(f"--set {item}: expected KEY=VALUE with KEY a network setting "
+                             f"such as dice_weight or teacher_bn")
+        kind = types[key]
+        try:
+            out[key] = (text.lower() in ("1", "true", "yes")) if kind is bool else \
+                (None if text.lower() == "none" else kind(text) if kind is not type(None)
+                 else text)
+        except ValueError as exc:
+            raise ValueError(f"--set {item}: {text!r} is not a {kind.__name__}") from exc
+    return out
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -163,7 +204,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     t = time.monotonic()
     metrics = evaluate_scenes(loaded, scenes, overlap=args.overlap, batch_size=args.batch_size,
                               device=device, threshold=args.threshold,
-                              precision=args.precision)
+                              precision=args.precision, tta=args.tta)
     metrics["seconds"] = round(time.monotonic() - t, 1)
     text = json.dumps(metrics, indent=2)
     print(text)
@@ -225,7 +266,7 @@ def _cmd_export_model(args: argparse.Namespace) -> int:
                             training_data=data.get("training_data"),
                             train_config=data.get("train_config"),
                             name=args.name or data.get("name") or Path(args.out).stem,
-                            precision=args.precision)
+                            precision=args.precision, decision=data.get("decision"))
     payload["created"] = data.get("created") or payload["created"]
     payload["exported_from"] = {"file": Path(args.model).name,
                                 "sha256_16": file_checksum(Path(args.model))}
@@ -256,7 +297,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         extent=_floats(args.extent, 4, "--extent") if args.extent else None,
         extent_crs=args.extent_crs, aoi=Path(args.aoi) if args.aoi else None,
         overlap=args.overlap, batch_size=args.batch_size, threshold=args.threshold,
-        min_area=args.min_area, device=args.device, precision=args.precision,
+        tta=args.tta, min_area=args.min_area, device=args.device, precision=args.precision,
         out_crs=args.out_crs,
         rescale=args.rescale, simplify=not args.no_simplify,
         max_tiles=None if args.allow_large else LARGE_PLAN_TILES)

@@ -52,9 +52,21 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=0.007)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--split-seed", type=int, default=0)
+    p.add_argument("--split-ratios", metavar="TRAIN:VAL:TEST", help="shares of the scenes "
+                   "(or raster blocks) for training, validation and test; default 6:2:2 for "
+                   "folders, 8:2:0 for a raster and labels (you evaluate on your own polygons)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda:N")
     _precision_option(p)
     p.add_argument("--freeze-encoder", action="store_true")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a network setting of backend/models/config.py, e.g. dice_weight=0.5 "
+                   "or teacher_bn=copy (repeatable)")
+    p.add_argument("--photometric", type=float, default=0.0, help="photometric augmentation "
+                   "strength (0: off; see TileDataset)")
+    p.add_argument("--scale-jitter", type=float, default=0.0, help="scale augmentation: zoom "
+                   "by up to 1 + this (0: off)")
+    p.add_argument("--fixed-threshold", action="store_true", help="keep the decision "
+                   "threshold at 0.5 instead of choosing it on validation")
     p.add_argument("--init-from", help="fine-tune from this model file (its architecture, "
                    "backbone, bands, tile size and ground resolution are used)")
     p.add_argument("--resume", action="store_true", help="continue from <out>.resume.pt")
@@ -72,7 +84,10 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
     p.add_argument("--source-resolution", type=float)
     p.add_argument("--overlap", type=int, help="tile overlap in pixels (default: tile / 4)")
     p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument("--threshold", type=float, default=0.5)
+    p.add_argument("--threshold", type=float, help="decision threshold (default: the one "
+                   "stored in the model file, chosen on validation in training, else 0.5)")
+    p.add_argument("--tta", action="store_true", help="test-time augmentation: average each "
+                   "tile over its flips (4x the network time)")
     p.add_argument("--device", default="auto")
     _precision_option(p)
     p.add_argument("--json", help="also write the metrics to this file")
@@ -91,7 +106,10 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
                    "(default: the first ones)")
     p.add_argument("--overlap", type=int, help="tile overlap in pixels (default: tile / 4)")
     p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument("--threshold", type=float, default=0.5)
+    p.add_argument("--threshold", type=float, help="decision threshold (default: the one "
+                   "stored in the model file, chosen on validation in training, else 0.5)")
+    p.add_argument("--tta", action="store_true", help="test-time augmentation: average each "
+                   "tile over its flips (4x the network time)")
     p.add_argument("--min-area", type=float, default=100.0, help="drop polygons below this "
                    "many m² (default 100)")
     p.add_argument("--out-crs", help="CRS of the polygons (default: the raster's)")

@@ -119,10 +119,23 @@ def load_folder_scenes(images: Path, masks: Path, scale: float = 1.0) -> list[Sc
     return scenes
 
 
-def split_scenes(names: list[str], seed: int = 0, ratios: tuple[float, float, float] = (0.6, 0.2,
-                 0.2)) -> dict[str, list[str]]:
+# scene / block split (train, validation, test): folders of scenes keep a test split (research,
+# the paper's set-up); a user's raster and labels go to training and validation only, because
+# the user evaluates on their own polygons (mrife:evaluate)
+FOLDER_SPLIT = (0.6, 0.2, 0.2)
+RASTER_SPLIT = (0.8, 0.2, 0.0)
+
+
+def split_scenes(names: list[str], seed: int = 0,
+                 ratios: tuple[float, float, float] = FOLDER_SPLIT) -> dict[str, list[str]]:
     """Train / validation / test split of whole scenes (6:2:2 by default), fixed by ``seed``.
-    Splitting by scene means overlapping tiles never straddle two splits."""
+    Splitting by scene means overlapping tiles never straddle two splits. With three or more
+    scenes, training and validation get at least one each, and test too unless its ratio is 0."""
+    if len(ratios) != 3 or min(ratios) < 0 or ratios[0] <= 0 or ratios[1] <= 0:
+        raise ValueError(f"split ratios {ratios}: need training and validation shares above 0 "
+                         "and a test share of 0 or more")
+    total = sum(ratios)
+    ratios = tuple(r / total for r in ratios)
     order = sorted(names)
     rng = np.random.default_rng(seed)
     rng.shuffle(order)
@@ -130,8 +143,11 @@ def split_scenes(names: list[str], seed: int = 0, ratios: tuple[float, float, fl
     n_train = int(round(ratios[0] * n))
     n_val = int(round(ratios[1] * n))
     if n >= 3:
-        n_train, n_val = max(n_train, 1), max(n_val, 1)
-        n_train = min(n_train, n - 2)
+        keep_test = 1 if ratios[2] > 0 else 0
+        n_val = max(n_val, 1)
+        n_train = max(1, min(n_train, n - n_val - keep_test))
+        if ratios[2] == 0:
+            n_val = n - n_train
     return {"train": order[:n_train], "val": order[n_train:n_train + n_val],
             "test": order[n_train + n_val:]}
 
@@ -176,18 +192,55 @@ def read_tile(arr: np.ndarray, r: int, c: int, tile: int, fill: float) -> np.nda
     return win
 
 
+def _window(arr: np.ndarray, r: int, c: int, size: int, fill: float) -> np.ndarray:
+    """The size x size window of a (..., H, W) array at (r, c), which may reach beyond any edge
+    (also above or left of it); outside the array: ``fill``."""
+    h, w = arr.shape[-2:]
+    out = np.full(arr.shape[:-2] + (size, size), fill, dtype=arr.dtype)
+    r0, c0, r1, c1 = max(r, 0), max(c, 0), min(r + size, h), min(c + size, w)
+    if r1 > r0 and c1 > c0:
+        out[..., r0 - r:r1 - r, c0 - c:c1 - c] = arr[..., r0:r1, c0:c1]
+    return out
+
+
+def photometric(x: np.ndarray, s: float, rng: np.random.Generator) -> np.ndarray:
+    """Photometric change of one (C, H, W) standardised tile (see ``TileDataset``)."""
+    import cv2
+
+    mean = float(x.mean())
+    x = (x - mean) * rng.uniform(1 - s, 1 + s) + mean + rng.uniform(-s, s)
+    x = x + rng.uniform(-s / 2, s / 2, size=(x.shape[0], 1, 1))
+    if rng.random() < 0.3:
+        sigma = rng.uniform(0.3, 0.6 + s)
+        x = np.stack([cv2.GaussianBlur(b, (0, 0), sigma) for b in x.astype(np.float32)])
+    if rng.random() < 0.3:
+        x = x + rng.normal(0.0, rng.uniform(0, s / 3), size=x.shape)
+    return x.astype(np.float32)
+
+
 class TileDataset:
     """Tiles for training or validation (a torch-style dataset: len / getitem).
 
     Positive and negative windows are mixed at ``pos_neg_ratio`` positives per negative (the
     paper uses 3:1); with ``augment``, each tile gets a random flip and 90-degree rotation drawn
-    from (seed, epoch, index), so a resumed run sees exactly the same tiles.
+    from (seed, epoch, index), so a resumed run sees exactly the same tiles. Also with
+    ``augment`` (not in the paper, for a new sensor and season):
+
+    - ``scale_jitter`` j > 0: the window is zoomed by a factor drawn log-uniformly from
+      [1/(1+j), 1+j] about its centre (image bilinear, label nearest; beyond the scene: padding,
+      ignored by the loss);
+    - ``photometric`` s > 0, on the network input (standardised units): contrast x(1 +- s)
+      about the tile mean, brightness +- s, a per-band shift +- s/2 (colour), and with
+      probability 0.3 each a Gaussian blur (sigma 0.3 to 0.6 + s) and Gaussian noise (sigma up
+      to s/3).
     """
 
     def __init__(self, scenes: list[Scene], preprocess: Preprocessing, tile: int,
                  pos_neg_ratio: float = 3.0, augment: bool = False, seed: int = 0,
-                 stride: int | None = None) -> None:
+                 stride: int | None = None, photometric: float = 0.0,
+                 scale_jitter: float = 0.0) -> None:
         self.tile, self.augment, self.seed, self.epoch = tile, augment, seed, 0
+        self.photometric, self.scale_jitter = photometric, scale_jitter
         self.inputs = [preprocess.apply(s.image, s.valid) for s in scenes]
         self.labels = [np.where(s.valid, s.label, IGNORE_INDEX).astype(np.int64) for s in scenes]
         pos, neg = [], []
@@ -207,8 +260,13 @@ class TileDataset:
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         i, r, c = self.items[index]
-        x = read_tile(self.inputs[i], r, c, self.tile, 0.0)
-        y = read_tile(self.labels[i], r, c, self.tile, IGNORE_INDEX)
+        # a second stream for the additions, so flips/rotations stay as they were without them
+        extra = np.random.default_rng([self.seed, self.epoch, index, 1])
+        if self.augment and self.scale_jitter > 0:
+            x, y = self._zoomed(i, r, c, extra)
+        else:
+            x = read_tile(self.inputs[i], r, c, self.tile, 0.0)
+            y = read_tile(self.labels[i], r, c, self.tile, IGNORE_INDEX)
         if self.augment:
             rng = np.random.default_rng([self.seed, self.epoch, index])
             if rng.random() < 0.5:
@@ -217,7 +275,25 @@ class TileDataset:
                 x, y = x[..., ::-1, :], y[..., ::-1, :]
             k = int(rng.integers(4))
             x, y = np.rot90(x, k, axes=(-2, -1)), np.rot90(y, k, axes=(-2, -1))
+            if self.photometric > 0:
+                x = photometric(np.ascontiguousarray(x, dtype=np.float32), self.photometric,
+                                extra)
         return np.ascontiguousarray(x), np.ascontiguousarray(y)
+
+    def _zoomed(self, i: int, r: int, c: int, rng: np.random.Generator
+                ) -> tuple[np.ndarray, np.ndarray]:
+        import cv2
+
+        t = self.tile
+        j = np.log1p(self.scale_jitter)
+        size = max(8, int(round(t / np.exp(rng.uniform(-j, j)))))
+        r0, c0 = r + (t - size) // 2, c + (t - size) // 2
+        x = _window(self.inputs[i], r0, c0, size, 0.0)
+        y = _window(self.labels[i], r0, c0, size, IGNORE_INDEX)
+        x = cv2.resize(np.moveaxis(x, 0, -1), (t, t), interpolation=cv2.INTER_LINEAR)
+        x = x[None] if x.ndim == 2 else np.moveaxis(x, -1, 0)
+        y = cv2.resize(y.astype(np.uint8), (t, t), interpolation=cv2.INTER_NEAREST)
+        return np.ascontiguousarray(x, dtype=np.float32), y.astype(np.int64)
 
     def summary(self) -> dict:
         return {"tiles": len(self), "positive_tiles": self.n_pos, "negative_tiles": self.n_neg,

@@ -4,11 +4,10 @@ complete (without them: the raster's whole extent).
 
 Polygons in another CRS are reprojected to the raster's grid; invalid geometries are repaired
 (``MakeValid``) and counted; what is not a polygon after repair (points, lines, an outline
-collapsed to a line) is dropped and counted, so it never burns into a label. The raster is read
-at the chosen ground resolution (a raster in a
-geographic CRS is warped to the UTM zone of its centre first). The area is cut into square
-spatial blocks that are assigned whole to train / validation / test (6:2:2, fixed seed), so
-overlapping tiles never straddle two splits.
+collapsed to a line) is dropped and counted, so it never burns into a label. The raster is put on
+the model's grid by ``backend.grid`` (the same grid detection uses). The area is cut into
+square spatial blocks that are assigned whole to train / validation / test (8:2:0 by default,
+fixed seed), so overlapping tiles never straddle two splits.
 """
 
 from __future__ import annotations
@@ -19,8 +18,9 @@ from pathlib import Path
 import numpy as np
 from osgeo import gdal, ogr, osr
 
-from .data import Scene, read_array, split_scenes
+from .data import RASTER_SPLIT, Scene, split_scenes
 from .errors import reading
+from .grid import open_model_grid, read_pixels, utm_epsg  # noqa: F401  (utm_epsg: re-export)
 
 gdal.UseExceptions()
 ogr.UseExceptions()
@@ -37,36 +37,6 @@ class GeoLoadReport:
     reprojected_from: str | None = None
     mapped_area: bool = False
     warnings: list[str] = field(default_factory=list)
-
-
-def utm_epsg(lon: float, lat: float) -> int:
-    """EPSG code of the WGS 84 / UTM zone containing (lon, lat)."""
-    zone = int((lon + 180) // 6) + 1
-    return (32600 if lat >= 0 else 32700) + zone
-
-
-def open_grid(raster: Path, ground_resolution: float | None) -> gdal.Dataset:
-    """The raster as a dataset in a metric CRS at ``ground_resolution`` (an in-memory warp when
-    resampling or reprojection is needed, else the file itself)."""
-    ds = gdal.Open(str(raster))
-    if ds is None:
-        raise ValueError(f"GDAL cannot open {raster}")
-    srs = ds.GetSpatialRef()
-    if srs is None:
-        raise ValueError(f"{Path(raster).name} has no coordinate reference system; assign one "
-                         "(e.g. with gdal_edit.py -a_srs EPSG:xxxx or in QGIS) and try again")
-    options = {}
-    if srs.IsGeographic():
-        gt = ds.GetGeoTransform()
-        lon = gt[0] + gt[1] * ds.RasterXSize / 2
-        lat = gt[3] + gt[5] * ds.RasterYSize / 2
-        options["dstSRS"] = f"EPSG:{utm_epsg(lon, lat)}"
-    if ground_resolution:
-        options.update(xRes=ground_resolution, yRes=ground_resolution)
-    if not options:
-        return ds
-    return gdal.Warp("", ds, format="MEM", resampleAlg="average" if ground_resolution else
-                     "bilinear", **options)
 
 
 def layer_geometries(path: Path, target: osr.SpatialReference, report: GeoLoadReport,
@@ -185,22 +155,24 @@ def default_block_px(height: int, width: int, tile_size: int) -> int:
 
 def load_raster_scenes(raster: Path, landslides: Path, mapped_area: Path | None = None, *,
                        ground_resolution: float | None = None, tile_size: int = 512,
-                       block_px: int | None = None, split_seed: int = 0
+                       block_px: int | None = None, split_seed: int = 0,
+                       split_ratios: tuple[float, float, float] = RASTER_SPLIT
                        ) -> tuple[dict[str, list[Scene]], GeoLoadReport, dict]:
     """Scenes (spatial blocks) per split, the load report, and grid facts for the contract.
     Blocks are ``block_px`` square (default: ``default_block_px``)."""
     report = GeoLoadReport()
     with reading(raster):
-        grid = open_grid(raster, ground_resolution)
+        mgrid = open_model_grid(raster, ground_resolution)
+    grid = mgrid.dataset
     block_px = block_px or default_block_px(grid.RasterYSize, grid.RasterXSize, tile_size)
-    target = grid.GetSpatialRef()
+    target = mgrid.crs
     with reading(landslides):
         polys = layer_geometries(Path(landslides), target, report, count=True)
     if not polys:
         raise no_polygons_error(landslides, report)
     report.landslides = len(polys)
     with reading(raster):
-        image, valid = read_array(grid)
+        image, valid = read_pixels(grid, mgrid.bands)
     label = rasterize(polys, grid)
     if not label.any():
         raise ValueError(f"none of the {len(polys)} landslide polygon(s) of "
@@ -222,10 +194,10 @@ def load_raster_scenes(raster: Path, landslides: Path, mapped_area: Path | None 
             blocks.append(Scene(f"block_r{r}_c{c}", image[(slice(None),) + sl], label[sl],
                                 valid[sl], {"row": r, "col": c, "geotransform": origin,
                                             "crs": target.ExportToWkt()}))
-    split = split_scenes([b.name for b in blocks], split_seed)
+    split = split_scenes([b.name for b in blocks], split_seed, split_ratios)
     by_name = {b.name: b for b in blocks}
-    facts = {"crs": target.ExportToWkt(), "ground_resolution": abs(gt[1]),
-             "bands": grid.RasterCount, "dtype": str(image.dtype), "split": split,
+    facts = {"crs": target.ExportToWkt(), "ground_resolution": mgrid.pixel_size_m,
+             "bands": mgrid.bands, "dtype": str(image.dtype), "split": split,
              "block_px": block_px}
     return {k: [by_name[n] for n in v] for k, v in split.items()}, report, facts
 

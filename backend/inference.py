@@ -63,17 +63,25 @@ def axis_weight_sum(n: int, starts: list[int], ramp: np.ndarray) -> np.ndarray:
 
 @torch.no_grad()
 def predict_batch(model: SegmentationModel, batch: np.ndarray, device: torch.device,
-                  policy: ComputePolicy | None = None) -> np.ndarray:
+                  policy: ComputePolicy | None = None, tta: bool = False) -> np.ndarray:
     """(N, C, T, T) float32 network input -> (N, T, T) landslide probability, computed under
     ``policy`` (precision and layout; default: plain float32). The model is expected to be in
-    the policy's layout already (``policy.prepare_model``)."""
+    the policy's layout already (``policy.prepare_model``). ``tta``: the mean probability over
+    the tile as it is, flipped left-right, flipped up-down and both (4 forward passes)."""
     x = torch.from_numpy(np.ascontiguousarray(batch)).to(device)
-    if policy is None:
-        prob = model.predict_proba(x)
-    else:
-        with policy.autocast():
-            prob = model.predict_proba(policy.prepare_input(x))
-    return prob.float().cpu().numpy()
+    flips = ((), (-1,), (-2,), (-2, -1)) if tta else ((),)
+    total = None
+    for dims in flips:
+        xi = torch.flip(x, dims) if dims else x
+        if policy is None:
+            prob = model.predict_proba(xi)
+        else:
+            with policy.autocast():
+                prob = model.predict_proba(policy.prepare_input(xi))
+        prob = prob.float()
+        prob = torch.flip(prob, dims) if dims else prob
+        total = prob if total is None else total + prob
+    return (total / len(flips)).cpu().numpy()
 
 
 @dataclass
@@ -94,7 +102,8 @@ def stream_predict(model: SegmentationModel, read_tile: Callable, h: int, w: int
                    overlap: int, write_rows: Callable, batch_size: int = 4,
                    device: torch.device | str = "cpu", policy: ComputePolicy | None = None,
                    progress: Callable | None = None,
-                   should_stop: Callable[[], bool] | None = None) -> StreamReport:
+                   should_stop: Callable[[], bool] | None = None,
+                   tta: bool = False) -> StreamReport:
     """Blended probability of an (h, w) area, strip by strip.
 
     read_tile(r, c, tile) -> (x, valid): preprocessed (C, tile, tile) float32 network input and a
@@ -125,7 +134,7 @@ def stream_predict(model: SegmentationModel, read_tile: Callable, h: int, w: int
                 for k in range(0, len(chunk), rep.batch_size):
                     t0 = time.perf_counter()
                     out.extend(predict_batch(model, np.stack(chunk[k:k + rep.batch_size]),
-                                             device, policy))
+                                             device, policy, tta))
                     rep.model_seconds += time.perf_counter() - t0
                 return out
             except torch.cuda.OutOfMemoryError:
@@ -198,8 +207,8 @@ def pad_window(image: np.ndarray, valid: np.ndarray, r: int, c: int, t: int
 def predict_array(model: SegmentationModel, image: np.ndarray, *, tile: int, overlap: int,
                   preprocess: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
                   batch_size: int = 4, device: torch.device | str = "cpu",
-                  valid: np.ndarray | None = None, policy: ComputePolicy | None = None
-                  ) -> np.ndarray:
+                  valid: np.ndarray | None = None, policy: ComputePolicy | None = None,
+                  tta: bool = False) -> np.ndarray:
     """Landslide probability (H, W) of a whole in-memory image (C, H, W), through the same
     :func:`stream_predict` as detection. ``preprocess(tile, valid)`` is applied to each tile as
     it is read (as detection does); without it ``image`` must already be network input. Pixels
@@ -216,5 +225,5 @@ def predict_array(model: SegmentationModel, image: np.ndarray, *, tile: int, ove
         out[r0:r0 + len(prob)] = prob
 
     stream_predict(model, read_tile, h, w, tile=tile, overlap=overlap, write_rows=write_rows,
-                   batch_size=batch_size, device=device, policy=policy)
+                   batch_size=batch_size, device=device, policy=policy, tta=tta)
     return out

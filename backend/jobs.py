@@ -10,7 +10,14 @@ import numpy as np
 
 from .checkpoint import DataContract, LoadedModel, check_bands
 from .compute import choose
-from .data import Scene, TileDataset, load_folder_scenes, split_scenes
+from .data import (
+    FOLDER_SPLIT,
+    RASTER_SPLIT,
+    Scene,
+    TileDataset,
+    load_folder_scenes,
+    split_scenes,
+)
 from .inference import pad_window, predict_array
 from .metrics import SegmentationScores, classification_scores
 from .models import ModelConfig
@@ -30,7 +37,8 @@ class FolderData:
             both the model is resolution-agnostic and detection runs at native resolution.
         pos_neg_ratio: positive tiles per negative tile (paper: 3).
         preprocessing: histogram equalisation mode (see ``preprocess.py``).
-        split_seed: seed of the 6:2:2 scene split.
+        split_seed: seed of the scene split.
+        split_ratios: training : validation : test shares of the scenes (default 6:2:2).
     """
 
     images: Path
@@ -41,6 +49,7 @@ class FolderData:
     pos_neg_ratio: float = 3.0
     preprocessing: str = "dataset"
     split_seed: int = 0
+    split_ratios: tuple[float, float, float] = FOLDER_SPLIT
 
     def scale(self) -> float:
         if self.ground_resolution and self.source_resolution:
@@ -53,7 +62,7 @@ class FolderData:
 
 def split_folder(data: FolderData) -> tuple[dict[str, list[Scene]], dict[str, list[str]]]:
     scenes = load_folder_scenes(data.images, data.masks, data.scale())
-    split = split_scenes([s.name for s in scenes], data.split_seed)
+    split = split_scenes([s.name for s in scenes], data.split_seed, data.split_ratios)
     by_name = {s.name: s for s in scenes}
     return {k: [by_name[n] for n in v] for k, v in split.items()}, split
 
@@ -71,9 +80,11 @@ def train_on_folder(data: FolderData, model_cfg: ModelConfig, train_cfg: TrainCo
 
 
 def load_rasters(rasters, landslides: Path, mapped_area: Path | None, *,
-                 tile_size: int, ground_resolution: float | None, split_seed: int, log=print):
-    """Scenes of one or more rasters (each cut into spatial blocks, each split 6:2:2 on its own),
-    merged per split, with a training-data summary."""
+                 tile_size: int, ground_resolution: float | None, split_seed: int, log=print,
+                 split_ratios: tuple[float, float, float] = RASTER_SPLIT):
+    """Scenes of one or more rasters (each cut into spatial blocks, each split on its own by
+    ``split_ratios``, default 8:2:0: training and validation only), merged per split, with a
+    training-data summary."""
     from .geodata import load_raster_scenes
 
     rasters = [Path(r) for r in ([rasters] if isinstance(rasters, str | Path) else rasters)]
@@ -81,13 +92,15 @@ def load_rasters(rasters, landslides: Path, mapped_area: Path | None, *,
     summary = {"source": "raster", "rasters": [str(r) for r in rasters],
                "landslides": str(landslides),
                "mapped_area": str(mapped_area) if mapped_area else None,
-               "split": {"train": [], "val": [], "test": []}, "split_seed": split_seed}
+               "split": {"train": [], "val": [], "test": []}, "split_seed": split_seed,
+               "split_ratios": list(split_ratios)}
     facts = None
     for i, raster in enumerate(rasters):
         try:
             p, report, f = load_raster_scenes(raster, landslides, mapped_area,
                                               ground_resolution=ground_resolution,
-                                              tile_size=tile_size, split_seed=split_seed)
+                                              tile_size=tile_size, split_seed=split_seed,
+                                              split_ratios=split_ratios)
         except ValueError as exc:
             if len(rasters) > 1 and "falls inside" in str(exc):
                 log(f"{raster.name}: no landslide polygon inside it; skipped")
@@ -123,12 +136,14 @@ def train_on_raster(raster, landslides: Path, mapped_area: Path | None,
                     model_cfg: ModelConfig, train_cfg: TrainConfig, out: Path, *,
                     tile_size: int = 512, ground_resolution: float | None = None,
                     pos_neg_ratio: float = 3.0, preprocessing: str = "dataset",
-                    split_seed: int = 0, log=print, **kw) -> TrainResult:
+                    split_seed: int = 0, log=print,
+                    split_ratios: tuple[float, float, float] = RASTER_SPLIT, **kw) -> TrainResult:
     """Train on one or more georeferenced rasters and landslide polygons (see
     ``geodata.py``)."""
     parts, summary, facts = load_rasters(raster, landslides, mapped_area, tile_size=tile_size,
                                          ground_resolution=ground_resolution,
-                                         split_seed=split_seed, log=log)
+                                         split_seed=split_seed, log=log,
+                                         split_ratios=split_ratios)
     return train_on_scenes(parts, summary, model_cfg, train_cfg, out, tile_size=tile_size,
                            ground_resolution=ground_resolution or facts["ground_resolution"],
                            pos_neg_ratio=pos_neg_ratio, preprocessing=preprocessing, **kw)
@@ -146,7 +161,8 @@ def train_on_scenes(parts: dict[str, list[Scene]], summary: dict, model_cfg: Mod
     pre = fit_preprocessing([s.image for s in parts["train"]], preprocessing,
                             [s.valid for s in parts["train"]], seed=train_cfg.seed)
     train_ds = TileDataset(parts["train"], pre, tile_size, pos_neg_ratio, augment=True,
-                           seed=train_cfg.seed)
+                           seed=train_cfg.seed, photometric=train_cfg.photometric,
+                           scale_jitter=train_cfg.scale_jitter)
     val_ds = TileDataset(parts["val"], pre, tile_size, pos_neg_ratio=0.0) \
         if parts["val"] else None
     names = ["red", "green", "blue"] if bands == 3 else [f"band{i + 1}" for i in range(bands)]
@@ -161,12 +177,14 @@ def train_on_scenes(parts: dict[str, list[Scene]], summary: dict, model_cfg: Mod
 
 
 def evaluate_scenes(loaded: LoadedModel, scenes: list[Scene], *, overlap: int | None = None,
-                    batch_size: int = 4, device: str = "cpu", threshold: float = 0.5,
-                    precision: str = "auto") -> dict:
+                    batch_size: int = 4, device: str = "cpu", threshold: float | None = None,
+                    precision: str = "auto", tta: bool = False) -> dict:
     """Metrics of a model over whole scenes, with the same sliding-window inference as detect
     (each tile preprocessed as it is read). For a model with a tile classifier (ICSSN), also
     tile classification accuracy and F1 over each scene's non-overlapping tile grid (a tile is
-    positive when any labelled pixel in it is landslide)."""
+    positive when any labelled pixel in it is landslide). ``threshold`` None: the model's own
+    (``LoadedModel.threshold``); ``tta``: average over flips (``inference.predict_batch``)."""
+    threshold = loaded.threshold if threshold is None else threshold
     contract = loaded.contract
     pre = contract.preprocess
     tile = contract.tile_size
@@ -182,7 +200,7 @@ def evaluate_scenes(loaded: LoadedModel, scenes: list[Scene], *, overlap: int | 
         image = scene.image[:len(contract.bands)]
         prob = predict_array(loaded.model, image, tile=tile, overlap=overlap,
                              preprocess=pre.apply, batch_size=batch_size, device=device,
-                             valid=scene.valid, policy=policy)
+                             valid=scene.valid, policy=policy, tta=tta)
         scores.update(prob >= threshold, scene.label == 1, valid=scene.valid)
         if classify is not None:
             p, t = _tile_classification(classify, image, scene, pre, tile, device)
@@ -190,6 +208,7 @@ def evaluate_scenes(loaded: LoadedModel, scenes: list[Scene], *, overlap: int | 
             cls_truth += t
     result = scores.as_dict()
     result["scenes"] = len(scenes)
+    result["threshold"] = threshold
     if classify is not None:
         result.update(classification_scores(np.array(cls_prob), np.array(cls_truth), threshold))
         result["tiles_classified"] = len(cls_prob)

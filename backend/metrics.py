@@ -90,3 +90,38 @@ def classification_scores(prob: np.ndarray, truth: np.ndarray, threshold: float 
     precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
     return {"tile_accuracy": _ratio(int(np.count_nonzero(pred == truth)), truth.size),
             "tile_f1": _ratio(2 * precision * recall, precision + recall)}
+
+
+THRESHOLDS = tuple(round(0.05 * k, 2) for k in range(2, 19))   # 0.10, 0.15, ..., 0.90
+
+
+class ThresholdSweep:
+    """Landslide IoU at every candidate decision threshold, from one pass over probabilities.
+
+    ``update(prob, label, valid)`` adds an image; ``best()`` is the threshold with the highest
+    landslide IoU (ties: the one nearest 0.5) and that IoU."""
+
+    def __init__(self, thresholds: tuple[float, ...] = THRESHOLDS) -> None:
+        self.thresholds = np.asarray(thresholds, dtype=np.float64)
+        self.tp = np.zeros(len(thresholds), dtype=np.int64)
+        self.fp = np.zeros(len(thresholds), dtype=np.int64)
+        self.fn = np.zeros(len(thresholds), dtype=np.int64)
+
+    def update(self, prob: np.ndarray, label: np.ndarray, valid: np.ndarray) -> None:
+        p = np.asarray(prob, dtype=np.float64)[valid]
+        t = np.asarray(label).astype(bool)[valid]
+        for k, thr in enumerate(self.thresholds):
+            pred = p >= thr
+            self.tp[k] += int(np.count_nonzero(pred & t))
+            self.fp[k] += int(np.count_nonzero(pred & ~t))
+            self.fn[k] += int(np.count_nonzero(~pred & t))
+
+    def ious(self) -> np.ndarray:
+        denom = self.tp + self.fp + self.fn
+        return np.where(denom > 0, self.tp / np.maximum(denom, 1), 0.0)
+
+    def best(self) -> tuple[float, float]:
+        ious = self.ious()
+        order = sorted(range(len(ious)), key=lambda k: (-ious[k], abs(self.thresholds[k] - 0.5)))
+        k = order[0]
+        return float(self.thresholds[k]), float(ious[k])

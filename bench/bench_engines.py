@@ -240,7 +240,7 @@ def main() -> None:
             tile_ms = per_tile(torch_fn(loaded.model, policy, dev), x, args.repeats, dev)
             if policy is LEGACY:
                 # detect() always applies the policy it chooses; the old path is NCHW float32
-                import backend.detect as det
+                import backend.detect.run as det
 
                 orig = det.choose
                 det.choose = lambda p, d: LEGACY

@@ -69,12 +69,12 @@ def test_area(model: Path, dest: Path) -> tuple[Path, list[str]]:
     import torch
     from osgeo import ogr, osr
 
-    from backend.geodata import open_grid
+    from backend.grid import open_model_grid
 
     meta = torch.load(model, weights_only=False, map_location="cpu")
     td = meta["training_data"]
     res = meta["data_contract"]["ground_resolution"]
-    grid = open_grid(Path(td["raster"]), res)
+    grid = open_model_grid(Path(td["raster"]), res).dataset
     gt = grid.GetGeoTransform()
     w, h, b = grid.RasterXSize, grid.RasterYSize, td["block_px"]
     drv = ogr.GetDriverByName("GPKG")
@@ -148,7 +148,8 @@ def main() -> int:
         res, fb = run("mrife:train", {
             "RASTERS": [raster], "LABELS": labels, "BASE_MODEL": str(base),
             "EPOCHS": args.epochs, "BATCH_SIZE": args.batch,
-            "FREEZE_ENCODER": variant == "frozen", "DEVICE": device.key, "OUTPUT": str(model)})
+            "FREEZE_ENCODER": variant == "frozen", "DEVICE": device.key, "OUTPUT": str(model),
+            "TEST_SHARE": 0.2})
         plan = next((line for line in fb.lines if "expected time about" in line), "")
         trained.append((variant, model, res, time.monotonic() - t0, plan))
     area, names = test_area(trained[0][1], WORK / "test_blocks.gpkg")

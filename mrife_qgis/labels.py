@@ -30,7 +30,7 @@ NOT_LANDSLIDE = "not landslide"
 CLASSES = (LANDSLIDE, NOT_LANDSLIDE)
 CERTAINTY = ("certain", "probable", "possible")
 # Fewer outlines than this cannot give both the training and the validation split a landslide
-# (the raster is split by spatial blocks 6:2:2); fine-tuning on them would measure nothing.
+# (the raster is split by spatial blocks 8:2); fine-tuning on them would measure nothing.
 MIN_LANDSLIDES = 3
 
 

@@ -78,6 +78,7 @@ class TrainRequest:
     resume: bool = False
     max_steps_per_epoch: int | None = None
     precision: str = "auto"             # backend.compute.PRECISIONS
+    test_share: float = 0.0             # blocks held out as test (training : validation 8 : 2)
 
 
 @dataclass
@@ -206,7 +207,7 @@ def run(prep: PreparedTraining, *, log, progress, should_stop):
             prep.rasters, prep.inputs.landslides, prep.inputs.mapped_area, prep.model_cfg,
             prep.train_cfg, req.out, tile_size=prep.tile_size,
             ground_resolution=prep.ground_resolution, log=log, progress=progress,
-            should_stop=should_stop,
+            should_stop=should_stop, split_ratios=(0.8 - req.test_share, 0.2, req.test_share),
             resume=req.resume and prep.resume_file.exists())
     except OSError as exc:
         out = Path(req.out)

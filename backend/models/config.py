@@ -55,6 +55,15 @@ class ModelConfig:
             min(lambda, 1 - 1/(t + 1)) after the t-th update (Mean Teacher's ramp-up), so the
             teacher, which inference uses, does not trail a young student by ~1/(1-lambda) = 250
             steps; this matters for short (CPU, fine-tuning) runs.
+        ema_horizon: 0 (default, the paper's constant lambda) or a fraction h of the run:
+            lambda = min(ema_momentum, 1 - 1/(h * planned steps)), an EMA window of about h of
+            the run, so that a short run's teacher is not mostly its random start (with 350
+            steps and lambda 0.996, a quarter of it still is). Long runs keep 0.996.
+        teacher_bn: how the teacher's batch-norm running statistics follow the student's:
+            ``ema`` (averaged like the weights, from 0/1; the literal reading of eq. 1) or
+            ``copy`` (the student's current statistics). Averaging from 0/1 leaves the teacher's
+            features at masked points about 4x too small on the first bundled model, which
+            makes MFM's targets the wrong size.
         temperature: tau of eq. 5. Choice: 0.1 (a usual supervised-contrastive value).
         alpha, beta, gamma: weights of L_Reconst, L_Cons, L_CE in eq. 8. Choice: 1, 0.1, 1
             (the paper does not give them; the contrast loss is an order of magnitude larger
@@ -69,6 +78,10 @@ class ModelConfig:
         fusion: ``add`` (point to point, default) or ``concat`` + 1x1 convolution (Sec. V-C-3).
         train_fusion_source: which enhancement features are fused during training; see
             ``mrife.py`` for why ``student_masked`` is the default.
+
+    Shared loss:
+        dice_weight: weight of a soft Dice loss of the landslide class added to the
+            cross-entropy (eq. 7). Not in the paper; 0 keeps eq. 7 alone.
 
     ICSSN (summary only; see ``icssn.py``):
         embed_dim: width of the object-level (siamese) projection.
@@ -98,6 +111,8 @@ class ModelConfig:
     mask_value: float = 0.0
     ema_momentum: float = 0.996
     ema_warmup: bool = False
+    ema_horizon: float = 0.0
+    teacher_bn: str = "ema"
     temperature: float = 0.1
     alpha: float = 1.0
     beta: float = 0.1
@@ -109,6 +124,7 @@ class ModelConfig:
     self_distillation: bool = True
     fusion: str = "add"
     train_fusion_source: str = "student_masked"
+    dice_weight: float = 0.0
     # ICSSN
     embed_dim: int = 128
     cls_weight: float = 1.0
@@ -133,6 +149,9 @@ class ModelConfig:
             (0.0 < self.mask_fraction <= 1.0, "mask_fraction must be in (0, 1]"),
             (0.0 <= self.ema_momentum <= 1.0, "ema_momentum must be in [0, 1]"),
             (self.temperature > 0, "temperature must be > 0"),
+            (self.teacher_bn in ("ema", "copy"), "teacher_bn must be ema or copy"),
+            (0.0 <= self.ema_horizon <= 1.0, "ema_horizon must be in [0, 1]"),
+            (self.dice_weight >= 0.0, "dice_weight must be >= 0"),
             (0 <= self.background_fraction < self.interior_fraction <= 1,
              "need 0 <= background_fraction < interior_fraction <= 1"),
         ]

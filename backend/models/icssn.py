@@ -91,7 +91,7 @@ class ICSSN(SegmentationModel):
         if phase in ("joint", "segmentation"):
             features, _ = self.encoder(x)
             logits = self.decoder(features)
-            ce = segmentation_loss(logits, target)
+            ce = segmentation_loss(logits, target, self.cfg.dice_weight)
             socl = self.boundary_contrast(features, target, generator)
             loss = loss + ce + cfg.socl_weight * socl
             out.update(ce=ce.detach(), socl=socl.detach(), logits=logits)

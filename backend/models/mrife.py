@@ -123,7 +123,7 @@ class MRIFE(SegmentationModel):
                 "student_original": lambda: self.student(x)[0],
                 "teacher_original": lambda: f_img}[source]()
         logits = self.decoder(self.fuse(f_seg, f_ad))
-        ce = segmentation_loss(logits, target)
+        ce = segmentation_loss(logits, target, cfg.dice_weight)
 
         reconst, cons = self.enhancement_losses(f_mask, f_img, masks, generator)
         loss = cfg.gamma * ce
@@ -166,21 +166,35 @@ class MRIFE(SegmentationModel):
         teacher = {id(p) for p in self.teacher.parameters()} if self.teacher is not None else set()
         return [p for p in self.parameters() if p.requires_grad and id(p) not in teacher]
 
-    @torch.no_grad()
-    def update_teacher(self) -> None:
-        """Eq. 1: theta_t = lambda * theta_t + (1 - lambda) * theta_s, after optimizer.step().
-        Batch-norm running statistics follow the same average; counters are copied. With
-        ``ema_warmup`` lambda ramps up as min(lambda, 1 - 1/(t + 1))."""
-        if self.teacher is None:
-            return
+    def plan_steps(self, total: int) -> None:
+        self.planned_steps = int(total)
+
+    def ema_lambda(self) -> float:
+        """lambda of eq. 1 for the next update: ``ema_momentum``, shortened to
+        1 - 1/(ema_horizon * planned steps) for short runs (``ema_horizon``), and ramped up as
+        min(lambda, 1 - 1/(t + 1)) with ``ema_warmup``."""
         m = self.cfg.ema_momentum
-        self.ema_updates += 1
+        planned = getattr(self, "planned_steps", 0)
+        if self.cfg.ema_horizon > 0 and planned > 0:
+            m = min(m, 1.0 - 1.0 / max(self.cfg.ema_horizon * planned, 2.0))
         if self.cfg.ema_warmup:
             m = min(m, 1.0 - 1.0 / (float(self.ema_updates) + 1.0))
+        return m
+
+    @torch.no_grad()
+    def update_teacher(self) -> None:
+        """Eq. 1: theta_t = lambda * theta_t + (1 - lambda) * theta_s, after optimizer.step()
+        (lambda from ``ema_lambda``). Batch-norm running statistics: averaged the same way
+        (``teacher_bn="ema"``) or copied from the student (``"copy"``); counters are copied."""
+        if self.teacher is None:
+            return
+        self.ema_updates += 1
+        m = self.ema_lambda()
         for pt, ps in zip(self.teacher.parameters(), self.student.parameters(), strict=True):
             pt.mul_(m).add_(ps.detach(), alpha=1.0 - m)
+        average_bn = self.cfg.teacher_bn == "ema"
         for bt, bs in zip(self.teacher.buffers(), self.student.buffers(), strict=True):
-            if bt.dtype.is_floating_point:
+            if bt.dtype.is_floating_point and average_bn:
                 bt.mul_(m).add_(bs, alpha=1.0 - m)
             else:
                 bt.copy_(bs)

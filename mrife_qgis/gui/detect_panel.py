@@ -111,9 +111,14 @@ class DetectPanel(QWidget):
             row.addWidget(w)
         form.addRow("", row)
         self.threshold = QDoubleSpinBox()
-        self.threshold.setRange(0.01, 0.99)
+        self.threshold.setRange(0.0, 0.99)
         self.threshold.setSingleStep(0.05)
-        self.threshold.setValue(0.5)
+        # 0 = the model's own threshold (chosen on validation in training, stored in the file)
+        self.threshold.setSpecialValueText("model's")
+        self.threshold.setValue(0.0)
+        self.threshold.setToolTip("Probability at or above which a pixel is landslide; "
+                                  "\"model's\": the threshold chosen on validation when the "
+                                  "model was trained (0.5 for older files)")
         form.addRow("Threshold", self.threshold)
         self.minArea = QDoubleSpinBox()
         self.minArea.setRange(0, 1e9)
@@ -274,7 +279,7 @@ class DetectPanel(QWidget):
                                                     extent.xMaximum(), extent.yMaximum()),
                 extent_crs=layer.crs().toWkt() if extent is not None else None, aoi=aoi,
                 overlap=None if self.overlap.value() < 0 else self.overlap.value(),
-                batch_size=self.batch.value(), threshold=self.threshold.value(),
+                batch_size=self.batch.value(), threshold=self.threshold.value() or None,
                 precision=self.precision.currentData(),
                 min_area=self.minArea.value(), device=self.device_getter(),
                 out_crs=QgsProject.instance().crs().toWkt()

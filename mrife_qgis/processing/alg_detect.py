@@ -54,6 +54,7 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
     EXTENT = "EXTENT"
     AREA = "AREA"
     THRESHOLD = "THRESHOLD"
+    TTA = "TTA"
     MIN_AREA = "MIN_AREA"
     OVERLAP = "OVERLAP"
     BATCH_SIZE = "BATCH_SIZE"
@@ -104,8 +105,9 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
             self.AREA, "Search only inside these polygons", [QgsProcessing.TypeVectorPolygon],
             optional=True))
         self.addParameter(QgsProcessingParameterNumber(
-            self.THRESHOLD, "Probability threshold", QgsProcessingParameterNumber.Double, 0.5,
-            minValue=0.01, maxValue=0.99))
+            self.THRESHOLD, "Probability threshold (0: the model's own, chosen on validation "
+            "in training)", QgsProcessingParameterNumber.Double, 0.0, minValue=0.0,
+            maxValue=0.99))
         self.addParameter(QgsProcessingParameterNumber(
             self.MIN_AREA, "Minimum polygon area (m²)", QgsProcessingParameterNumber.Double,
             100.0, minValue=0.0))
@@ -120,6 +122,11 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(QgsProcessingParameterBoolean(
             self.RESCALE, "Rescale imagery to the model's value range", False))
         add_precision(self)
+        tta = QgsProcessingParameterBoolean(
+            self.TTA, "Test-time augmentation: average each tile over its flips (4x the time)",
+            False)
+        tta.setFlags(tta.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(tta)
         large = QgsProcessingParameterBoolean(
             self.ALLOW_LARGE, f"Allow runs over {large_plan_tiles()} tiles (Processing cannot "
             "ask; without it such a run is refused with its estimate)", False)
@@ -199,7 +206,8 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
                 bands=bands, extent=extent, extent_crs=extent_crs, aoi=aoi,
                 overlap=None if overlap < 0 else overlap,
                 batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
-                threshold=self.parameterAsDouble(parameters, self.THRESHOLD, context),
+                threshold=self.parameterAsDouble(parameters, self.THRESHOLD, context) or None,
+                tta=self.parameterAsBool(parameters, self.TTA, context),
                 min_area=self.parameterAsDouble(parameters, self.MIN_AREA, context),
                 device=device, out_crs=out_crs.toWkt(),
                 rescale=self.parameterAsBool(parameters, self.RESCALE, context),

@@ -70,6 +70,7 @@ class _Base(QgsProcessingAlgorithm):
 class TrainAlgorithm(_Base):
     BASE, SCRATCH, ARCH, BACKBONE = "BASE_MODEL", "FROM_SCRATCH", "ARCH", "BACKBONE"
     EPOCHS, BATCH, LR, FREEZE = "EPOCHS", "BATCH_SIZE", "LR", "FREEZE_ENCODER"
+    TEST_SHARE = "TEST_SHARE"
     TILE, DEVICE, RESUME, MAX_STEPS, OUTPUT = ("TILE_SIZE", "DEVICE", "RESUME",
                                                "MAX_STEPS_PER_EPOCH", "OUTPUT")
 
@@ -85,9 +86,10 @@ class TrainAlgorithm(_Base):
                 "landslides). Inside the mapped-area polygons (default: the whole raster), "
                 "ground that is not a landslide is a negative example. Starts from the bundled "
                 "model (or another model file) or from scratch. The raster is cut into spatial "
-                "blocks split 6:2:2 into training, validation and test; the best epoch on "
-                "validation is kept. Cancelling keeps <output>.resume.pt; run again with "
-                "'Resume' to continue.")
+                "blocks split 8:2 into training and validation (no test share: evaluate on your "
+                "own polygons with 'Evaluate detections'); the best epoch and the decision "
+                "threshold are chosen on validation. Cancelling keeps <output>.resume.pt; run "
+                "again with 'Resume' to continue.")
 
     def createInstance(self):  # noqa: N802
         return TrainAlgorithm()
@@ -126,6 +128,12 @@ class TrainAlgorithm(_Base):
 
         steps.setFlags(steps.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(steps)
+        test = QgsProcessingParameterNumber(
+            self.TEST_SHARE, "Share of blocks held out as a test split (0: none; you evaluate "
+            "on your own polygons)", QgsProcessingParameterNumber.Double, 0.0, minValue=0.0,
+            maxValue=0.4)
+        test.setFlags(test.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(test)
         add_precision(self)
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT, "New model file", "Model files (*.pt)"))
@@ -152,7 +160,8 @@ class TrainAlgorithm(_Base):
             device=self.parameterAsString(p, self.DEVICE, context) or "",
             resume=self.parameterAsBool(p, self.RESUME, context),
             max_steps_per_epoch=self.parameterAsInt(p, self.MAX_STEPS, context) or None,
-            precision=precision_of(self, p, context))
+            precision=precision_of(self, p, context),
+            test_share=self.parameterAsDouble(p, self.TEST_SHARE, context))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         status = check_deps()

@@ -132,3 +132,48 @@ def test_eight_bit_lookup_table_equals_the_interpolation():
     assert fast.dtype == np.float32
     np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-6)
     assert (fast[:, ~valid] == 0).all()
+
+
+def test_scale_jitter_and_photometric_keep_image_and_label_aligned():
+    """With zoom and photometric change on top of flips: the bright pixels (band 0) are still
+    the landslide pixels up to the one-pixel rim that resampling blurs, padding is ignored
+    (255), and the zoom really varies (the landslide's pixel count changes between epochs)."""
+    rng = np.random.default_rng(0)
+    label = np.zeros((96, 96), np.uint8)
+    label[20:70, 30:44] = 1
+    label[56:70, 30:80] = 1
+    image = rng.integers(0, 40, (3, 96, 96)).astype(np.uint8)
+    image[0][label == 1] = 230
+    scene = Scene("s", image, label, np.ones((96, 96), bool))
+    pre = fit_preprocessing([image])
+    ds = TileDataset([scene], pre, 64, pos_neg_ratio=0, augment=True, seed=3,
+                     scale_jitter=0.4, photometric=0.2)
+    counts = set()
+    for epoch in range(12):
+        ds.set_epoch(epoch)
+        x, y = ds[0]
+        assert x.shape == (3, 64, 64) and y.shape == (64, 64)
+        assert set(np.unique(y)) <= {0, 1, 255}
+        inside = y != 255
+        bright = x[0] > np.median(x[0][inside])            # the landslide is the bright part
+        lab = y == 1
+        # compare away from label edges: erode both classes by one pixel
+        import cv2
+        core_l = cv2.erode(lab.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        core_b = cv2.erode((~lab & inside).astype(np.uint8), np.ones((3, 3), np.uint8)) \
+            .astype(bool)
+        if core_l.any():
+            assert bright[core_l].mean() > 0.97, f"epoch {epoch}"
+        assert bright[core_b].mean() < 0.5, f"epoch {epoch}"
+        counts.add(int(lab.sum()))
+    assert len(counts) > 4
+
+
+def test_window_beyond_every_edge_is_filled():
+    from backend.data import _window
+
+    a = np.arange(1, 26).reshape(5, 5)
+    w = _window(a, -2, 3, 4, 0)
+    expected = np.zeros((4, 4), int)
+    expected[2:, :2] = a[:2, 3:5]
+    assert np.array_equal(w, expected)

@@ -112,14 +112,16 @@ def test_detect_end_to_end(scene_model, geo_scene, tmp_path):
     assert found.Intersection(labels).GetArea() / found.Union(labels).GetArea() > 0.5
     assert result.count == len(rows) > 0
     sha = hashlib.sha256(scene_model.read_bytes()).hexdigest()[:16]
+    threshold = load_model(scene_model).threshold      # chosen on validation in training
     for row in rows:
         g = row["geom"]
-        assert 0.5 <= row["mean_prob"] <= row["max_prob"] <= 1.0
+        assert threshold <= row["mean_prob"] <= row["max_prob"] <= 1.0
         assert row["area_m2"] >= 100.0
         # area is counted in pixels before the half-pixel simplification of the outline
         assert row["area_m2"] == pytest.approx(g.GetArea(), abs=g.Boundary().Length() * PIXEL / 2)
         assert row["perimeter_m"] == pytest.approx(g.Boundary().Length(), abs=0.01)
         assert row["model"] == "scene" and row["model_sha"] == sha
+        assert row["threshold"] == pytest.approx(threshold)
         assert row["source"] == geo_scene["raster"].name and row["review"] == "unreviewed"
         datetime.fromisoformat(row["created"])
     assert sum(r["area_m2"] for r in rows) == pytest.approx(result.total_area_m2)
@@ -377,3 +379,29 @@ def test_bundled_model_finds_the_landslides_of_the_bundled_sample(tmp_path):
     m = polygon_metrics(r.vector, ref, sample / "sichuan_sample.tif")
     assert r.count > 0
     assert m["iou_landslide"] > 0.35 and m["objects_found"] >= 3, m
+
+
+def test_detection_uses_the_threshold_stored_in_the_model(scene_model, geo_scene, tmp_path):
+    """A model file whose stored decision threshold is 0.3: detection without a threshold gives
+    the polygons of an explicit 0.3 (not of 0.5), records 0.3 in the GeoPackage, and the area
+    found matches the probability raster's pixels >= 0.3, counted here."""
+    from backend.checkpoint import atomic_save, read_payload
+
+    data = read_payload(scene_model)
+    data["decision"] = {"threshold": 0.3, "chosen_on": "test"}
+    model = tmp_path / "thr.pt"
+    atomic_save(data, model)
+    assert load_model(model).threshold == 0.3
+    runs = {}
+    for name, thr in (("default", None), ("t30", 0.3), ("t50", 0.5)):
+        runs[name] = detect(model, geo_scene["raster"], tmp_path / f"{name}.gpkg",
+                            tmp_path / f"{name}.tif",
+                            DetectOptions(device="cpu", threshold=thr, min_area=0))
+    assert runs["default"].total_area_m2 == pytest.approx(runs["t30"].total_area_m2)
+    assert runs["default"].total_area_m2 > runs["t50"].total_area_m2 * 1.01
+    ds = gdal.Open(str(tmp_path / "default.tif"))
+    p = ds.ReadAsArray()
+    expected = float(((p >= 0.3) & (p >= 0)).sum()) * PIXEL ** 2
+    assert runs["default"].total_area_m2 == pytest.approx(expected, rel=0.02)
+    _, rows = union(tmp_path / "default.gpkg", "landslides")
+    assert rows and all(r["threshold"] == pytest.approx(0.3) for r in rows)

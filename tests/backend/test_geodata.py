@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from osgeo import gdal, ogr, osr
 
-from backend.geodata import load_raster_scenes, open_grid, rasterize, utm_epsg
+from backend.geodata import load_raster_scenes, rasterize
+from backend.grid import open_model_grid, utm_epsg
 
 X0, Y0 = 500000.0, 3300000.0   # UTM 48N, the synthetic georeference used across the tests
 
@@ -98,13 +99,13 @@ def test_labels_outside_raster_and_missing_crs(tmp_path):
         load_raster_scenes(raster, far)
     bare = _raster(tmp_path / "bare.tif", np.zeros((3, 8, 8), np.uint8), epsg=None)
     with pytest.raises(ValueError, match="no coordinate reference system"):
-        open_grid(bare, None)
+        open_model_grid(bare, None)
 
 
 def test_geographic_raster_goes_to_utm_at_ground_resolution(tmp_path):
     ras = _raster(tmp_path / "g.tif", np.zeros((3, 100, 100), np.uint8), epsg=4326, res=1e-4,
                   x0=104.0, y0=30.0)
-    grid = open_grid(ras, 2.0)
+    grid = open_model_grid(ras, 2.0).dataset
     assert grid.GetSpatialRef().GetAuthorityCode(None) == str(utm_epsg(104.005, 29.995))
     assert grid.GetGeoTransform()[1] == 2.0
     # 100 px x 1e-4 deg = 0.01 deg: about 965 m of longitude at 30 N, so about 482 px of 2 m

@@ -79,3 +79,27 @@ def test_tile_classification_scores():
     m = classification_scores(np.array([0.9, 0.2, 0.7, 0.4]), np.array([1, 0, 0, 1]))
     assert m["tile_accuracy"] == 0.5
     assert m["tile_f1"] == pytest.approx(0.5)
+
+
+def test_threshold_sweep_against_a_direct_count():
+    """Every threshold's IoU equals a direct count on the valid pixels; best() picks the
+    maximum (ties: nearest 0.5)."""
+    from backend.metrics import THRESHOLDS, ThresholdSweep
+
+    rng = np.random.default_rng(5)
+    prob = rng.random((2, 40, 40))
+    label = (prob + rng.normal(0, 0.3, prob.shape)) > 0.8
+    valid = rng.random((2, 40, 40)) > 0.1
+    sweep = ThresholdSweep()
+    for k in range(2):
+        sweep.update(prob[k], label[k], valid[k])
+    direct = []
+    for thr in THRESHOLDS:
+        p, t = (prob >= thr)[valid], label[valid]
+        direct.append((p & t).sum() / ((p | t).sum()))
+    np.testing.assert_allclose(sweep.ious(), direct)
+    best = int(np.argmax(direct))
+    assert sweep.best() == (pytest.approx(THRESHOLDS[best]), pytest.approx(direct[best]))
+    tie = ThresholdSweep((0.3, 0.45, 0.6))
+    tie.update(np.array([0.9, 0.1]), np.array([True, False]), np.array([True, True]))
+    assert tie.best()[0] == 0.45

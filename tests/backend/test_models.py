@@ -147,3 +147,42 @@ def test_transposed_decoder_starts_as_bilinear_upsampling():
         ref = F.interpolate(x, scale_factor=s, mode="bilinear", align_corners=False)
         inner = (slice(None), slice(None), slice(s, -s), slice(s, -s))
         torch.testing.assert_close(got[inner], ref[inner], atol=0.02, rtol=0)
+
+
+def test_dice_term_against_a_direct_calculation():
+    """segmentation_loss with dice_weight w = CE + w * (1 - Dice), Dice computed here by hand
+    over the valid pixels (255 ignored)."""
+    from backend.models.base import segmentation_loss
+
+    torch.manual_seed(0)
+    logits = torch.randn(2, 2, 8, 8)
+    target = (torch.rand(2, 8, 8) > 0.6).long()
+    target[0, :2] = 255
+    ce = torch.nn.functional.cross_entropy(logits, target, ignore_index=255)
+    p = torch.softmax(logits, 1)[:, 1].flatten()
+    t = target.flatten()
+    keep = t != 255
+    p, t = p[keep], (t[keep] == 1).float()
+    dice = (2 * (p * t).sum() + 1) / (p.sum() + t.sum() + 1)
+    torch.testing.assert_close(segmentation_loss(logits, target, 0.5), ce + 0.5 * (1 - dice))
+    torch.testing.assert_close(segmentation_loss(logits, target), ce)
+
+
+def test_flip_tta_is_the_mean_over_flipped_inputs():
+    """predict_batch(tta=True) = mean of the model's probabilities on the four flips of the
+    input, each flipped back (computed here with numpy flips)."""
+    import numpy as np
+
+    from backend.inference import predict_batch
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(arch="deeplabv3plus", backbone="resnet18", se=False)).eval()
+    x = np.random.default_rng(0).normal(size=(2, 3, 32, 32)).astype(np.float32)
+    expected = np.zeros((2, 32, 32), np.float32)
+    for axes in ((), (3,), (2,), (2, 3)):
+        xi = np.flip(x, axes) if axes else x
+        p = predict_batch(model, np.ascontiguousarray(xi), torch.device("cpu"))
+        expected += np.flip(p, tuple(a - 1 for a in axes)) if axes else p
+    got = predict_batch(model, x, torch.device("cpu"), tta=True)
+    np.testing.assert_allclose(got, expected / 4, atol=1e-5)
+    assert not np.allclose(got, predict_batch(model, x, torch.device("cpu")), atol=1e-4)

@@ -304,3 +304,38 @@ def test_teacher_batch_norm_statistics_are_averaged_not_copied():
         torch.testing.assert_close(t.running_mean, m * om + (1 - m) * s.running_mean)
         torch.testing.assert_close(t.running_var, m * ov + (1 - m) * s.running_var)
         assert int(t.num_batches_tracked) == 17
+
+
+def test_teacher_batch_norm_statistics_copied_with_teacher_bn_copy():
+    """teacher_bn="copy": after an update the teacher's BN statistics equal the student's,
+    while its weights are still the EMA (not copied)."""
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(arch="mrife", backbone="resnet18", teacher_bn="copy"))
+    bns = [(t, s) for t, s in zip(model.teacher.modules(), model.student.modules())
+           if isinstance(t, torch.nn.BatchNorm2d)]
+    with torch.no_grad():
+        for _, s in bns:
+            s.running_mean.add_(1.0)
+            s.running_var.mul_(3.0)
+            s.weight.add_(1.0)
+    old_w = [t.weight.clone() for t, _ in bns]
+    model.update_teacher()
+    m = model.cfg.ema_momentum
+    for (t, s), ow in zip(bns, old_w):
+        assert torch.equal(t.running_mean, s.running_mean)
+        assert torch.equal(t.running_var, s.running_var)
+        torch.testing.assert_close(t.weight, m * ow + (1 - m) * s.weight)
+
+
+@pytest.mark.parametrize("planned, horizon, warmup, t, expected", [
+    (350, 0.1, False, 1, 1 - 1 / 35),       # short run: window of 35 steps
+    (10**6, 0.1, False, 1, 0.996),          # long run: the paper's lambda
+    (350, 0.0, False, 1, 0.996),            # horizon off
+    (350, 0.1, True, 3, 1 - 1 / 4),         # warm-up below the horizon's lambda
+])
+def test_ema_lambda_from_the_planned_steps(planned, horizon, warmup, t, expected):
+    model = build_model(ModelConfig(arch="mrife", backbone="resnet18", ema_horizon=horizon,
+                                    ema_warmup=warmup))
+    model.plan_steps(planned)
+    model.ema_updates.fill_(t)
+    assert model.ema_lambda() == pytest.approx(expected)

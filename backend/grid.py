@@ -1,0 +1,225 @@
+"""One grid for training, evaluation and detection: a raster put on the model's pixels.
+
+A model is trained and run on a metric grid at its ground resolution. :func:`model_grid` lays
+that grid over a raster (or an area of it) and :func:`read_pixels` reads pixels and their
+validity from it. Training from a raster (``geodata``), the value-range check and detection all
+go through these two, so the pixels a model is trained on are the pixels detection gives it.
+
+The rules, one set for all:
+
+- CRS: the raster's own when projected; a geographic raster goes to the UTM zone of the area's
+  centre (for training, the area is the whole raster).
+- Resolution: the model's ground resolution in metres, divided by the CRS's linear unit (a CRS
+  in US feet gets pixels of the same metres). A resolution-agnostic model (no ground resolution)
+  keeps the raster's pixel size (converted to metres for a geographic raster).
+- When the raster is already on such a grid (same CRS, north-up, pixel size equal), the grid is
+  a window of the file: no resampling at all.
+- Otherwise the raster is warped lazily (a VRT): the grid's origin is snapped to whole multiples
+  of the resolution, and pixels are resampled with ``average`` when the grid is coarser than the
+  raster (down-sampling) and ``bilinear`` when it is finer (up-sampling).
+- Validity: GDAL's mask bands (nodata, or the alpha band the warp adds where the raster has no
+  nodata value) and finite values; a pixel is valid when any band is.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from osgeo import gdal, gdal_array, osr
+
+gdal.UseExceptions()
+osr.UseExceptions()
+
+METRES_PER_DEGREE = 111_320.0      # at the equator; times cos(latitude) along a parallel
+
+
+class GridError(ValueError):
+    """The raster cannot be put on a grid; the message names it and the fix."""
+
+
+def numpy_dtype(band: gdal.Band) -> np.dtype:
+    """The numpy type of a GDAL band's values (the one table: GDAL's own)."""
+    return np.dtype(gdal_array.GDALTypeCodeToNumericTypeCode(band.DataType))
+
+
+def gdal_type(dtype: np.dtype | str) -> int:
+    """The GDAL data type for a numpy type."""
+    return gdal_array.NumericTypeCodeToGDALTypeCode(np.dtype(dtype))
+
+
+def parse_crs(text: str) -> osr.SpatialReference:
+    srs = osr.SpatialReference()
+    try:
+        srs.SetFromUserInput(text)
+    except RuntimeError as exc:
+        raise GridError(f"'{text}' is not a coordinate reference system GDAL knows") from exc
+    srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    return srs
+
+
+def crs_name(srs: osr.SpatialReference) -> str:
+    auth, code = srs.GetAuthorityName(None), srs.GetAuthorityCode(None)
+    return f"{auth}:{code}" if auth and code else (srs.GetName() or "custom CRS")
+
+
+def utm_epsg(lon: float, lat: float) -> int:
+    """EPSG code of the WGS 84 UTM zone holding (lon, lat)."""
+    zone = min(max(int((lon + 180) // 6) + 1, 1), 60)
+    return (32600 if lat >= 0 else 32700) + zone
+
+
+def raster_bounds(ds: gdal.Dataset) -> tuple[float, float, float, float]:
+    gt = ds.GetGeoTransform()
+    xs = [gt[0] + gt[1] * c + gt[2] * r for c in (0, ds.RasterXSize) for r in (0, ds.RasterYSize)]
+    ys = [gt[3] + gt[4] * c + gt[5] * r for c in (0, ds.RasterXSize) for r in (0, ds.RasterYSize)]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def transform_bounds(b, src: osr.SpatialReference, dst: osr.SpatialReference):
+    if src.IsSame(dst):
+        return tuple(b)
+    ct = osr.CoordinateTransformation(src, dst)
+    return tuple(ct.TransformBounds(b[0], b[1], b[2], b[3], 21))
+
+
+def open_raster(path: Path) -> gdal.Dataset:
+    try:
+        ds = gdal.Open(str(path))
+    except RuntimeError as exc:
+        raise GridError(f"GDAL cannot open {path}: {exc}") from exc
+    if ds is None or ds.RasterCount == 0:
+        raise GridError(f"{path} is not a raster GDAL can read")
+    return ds
+
+
+def raster_crs(ds: gdal.Dataset, name: str) -> osr.SpatialReference:
+    srs = ds.GetSpatialRef()
+    if srs is None:
+        raise GridError(f"{name} has no coordinate reference system; assign one (Layer "
+                        "Properties > Source in QGIS, or gdal_edit.py -a_srs EPSG:xxxx) and run "
+                        "again")
+    srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    return srs
+
+
+def working_crs(srs: osr.SpatialReference, area: tuple[float, float, float, float]
+                ) -> osr.SpatialReference:
+    """The raster's CRS when projected, else the UTM zone of the area's centre (``area`` in
+    the raster's CRS)."""
+    if not srs.IsGeographic():
+        return srs
+    return parse_crs(f"EPSG:{utm_epsg((area[0] + area[2]) / 2, (area[1] + area[3]) / 2)}")
+
+
+@dataclass
+class ModelGrid:
+    """A raster on a model's grid. ``dataset`` is what tiles are read from (its first ``bands``
+    bands are the image; a warp may add an alpha band after them, used only as the mask)."""
+
+    dataset: gdal.Dataset
+    bands: int
+    crs: osr.SpatialReference             # the working CRS
+    source_crs: osr.SpatialReference      # the raster's
+    unit: float                           # metres per unit of the working CRS
+    native_m: float                       # the raster's own pixel size, metres
+    warped: bool
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def width(self) -> int:
+        return self.dataset.RasterXSize
+
+    @property
+    def height(self) -> int:
+        return self.dataset.RasterYSize
+
+    @property
+    def pixel_size_m(self) -> float:
+        return abs(self.dataset.GetGeoTransform()[1]) * self.unit
+
+
+def model_grid(ds: gdal.Dataset, name: str, ground_resolution: float | None,
+               wsrs: osr.SpatialReference, bounds: tuple[float, float, float, float],
+               bands: list[int] | None = None) -> ModelGrid:
+    """The grid at ``ground_resolution`` (metres; None: the raster's own) in ``wsrs`` over
+    ``bounds`` (in ``wsrs``), reading ``bands`` (1-based; default all) of ``ds``."""
+    srs = raster_crs(ds, name)
+    bands = list(bands or range(1, ds.RasterCount + 1))
+    unit = wsrs.GetLinearUnits() or 1.0
+    gt = ds.GetGeoTransform()
+    same_crs = wsrs.IsSame(srs)
+    lat = None
+    if srs.IsGeographic():
+        b = raster_bounds(ds)
+        lat = (b[1] + b[3]) / 2
+    native = abs(gt[1]) * (METRES_PER_DEGREE * math.cos(math.radians(lat)) if lat is not None
+                           else (srs.GetLinearUnits() or 1.0))
+    res = (ground_resolution or native) / unit
+    warnings = []
+    if srs.IsGeographic():
+        warnings.append(f"{name} is in a geographic CRS; processed in {crs_name(wsrs)}")
+    if ground_resolution and native > 2 * ground_resolution:
+        warnings.append(f"{name} has {native:.2g} m pixels, coarser than the model's "
+                        f"{ground_resolution:g} m; the imagery is upsampled and details the model "
+                        "learned to use are missing")
+    rotated = gt[2] != 0 or gt[4] != 0
+    same_grid = (same_crs and not rotated and abs(abs(gt[1]) - res) <= 1e-6 * res
+                 and abs(abs(gt[5]) - res) <= 1e-6 * res and gt[5] < 0)
+    if same_grid:
+        c0 = max(int(math.floor((bounds[0] - gt[0]) / gt[1] + 1e-6)), 0)
+        c1 = min(int(math.ceil((bounds[2] - gt[0]) / gt[1] - 1e-6)), ds.RasterXSize)
+        r0 = max(int(math.floor((bounds[3] - gt[3]) / gt[5] + 1e-6)), 0)
+        r1 = min(int(math.ceil((bounds[1] - gt[3]) / gt[5] - 1e-6)), ds.RasterYSize)
+        if c1 <= c0 or r1 <= r0:
+            raise GridError(f"the area to search is smaller than one pixel of {name}")
+        grid = gdal.Translate("", ds, format="VRT", srcWin=[c0, r0, c1 - c0, r1 - r0],
+                              bandList=bands)
+    else:
+        x0, y0 = math.floor(bounds[0] / res) * res, math.floor(bounds[1] / res) * res
+        x1, y1 = math.ceil(bounds[2] / res) * res, math.ceil(bounds[3] / res) * res
+        has_nodata = ds.GetRasterBand(bands[0]).GetNoDataValue() is not None
+        down = res * unit > native * 1.01
+        sel = gdal.Translate("", ds, format="VRT", bandList=bands)
+        grid = gdal.Warp("", sel, format="VRT", dstSRS=wsrs.ExportToWkt(), xRes=res, yRes=res,
+                         outputBounds=(x0, y0, x1, y1),
+                         resampleAlg="average" if down else "bilinear",
+                         dstAlpha=not has_nodata, multithread=True)
+    if grid.RasterXSize <= 0 or grid.RasterYSize <= 0:
+        raise GridError(f"the area to search is smaller than one pixel of {name}")
+    return ModelGrid(grid, len(bands), wsrs, srs, unit, native, not same_grid, warnings)
+
+
+def open_model_grid(raster: Path, ground_resolution: float | None) -> ModelGrid:
+    """The whole raster on the model's grid (training and evaluation on a raster)."""
+    ds = open_raster(raster)
+    srs = raster_crs(ds, Path(raster).name)
+    area = raster_bounds(ds)
+    wsrs = working_crs(srs, area)
+    return model_grid(ds, Path(raster).name, ground_resolution, wsrs,
+                      transform_bounds(area, srs, wsrs))
+
+
+def read_pixels(ds: gdal.Dataset, bands: int | None = None, window: tuple | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(C, h, w) values of the first ``bands`` bands (default all) in ``window`` (col, row,
+    width, height; default everything) and the (h, w) valid mask: a pixel is valid where any
+    band's mask says so and every value is finite; invalid pixels are 0 in the values."""
+    bands = bands or ds.RasterCount
+    win = window or (0, 0, ds.RasterXSize, ds.RasterYSize)
+    arr = np.stack([ds.GetRasterBand(b + 1).ReadAsArray(*win) for b in range(bands)])
+    valid = np.zeros(arr.shape[1:], dtype=bool)
+    for b in range(bands):
+        band = ds.GetRasterBand(b + 1)
+        if band.GetMaskFlags() & gdal.GMF_ALL_VALID:
+            valid[:] = True
+            break
+        valid |= band.GetMaskBand().ReadAsArray(*win) > 0
+    if arr.dtype.kind in "fc":
+        finite = np.isfinite(arr).all(axis=0)
+        if not finite.all():
+            valid &= finite
+            arr = np.where(finite, arr, 0).astype(arr.dtype)
+    return arr, valid

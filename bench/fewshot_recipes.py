@@ -1,0 +1,145 @@
+"""Choosing the fine-tuning recipe without the test scenes (issue 16): each candidate recipe
+fine-tunes the base model of `make bench-fewshot` on k = 12 pool scenes (seeds 0-2, the user's
+scenes of bench_fewshot) and is scored on the **dev** scenes: the 6 pool scenes that seed did
+not draw. The test scenes of bench_fewshot are never touched here. Table to
+docs/recipes-fewshot.md.
+
+    python bench/fewshot_recipes.py --out docs/recipes-fewshot.md
+    python bench/fewshot_recipes.py --recipes today dice --archs mrife ...
+
+A recipe is a set of changes to the network settings (ModelConfig) and to the training settings
+(TrainConfig) against "today" (the recipe before issue 16: threshold 0.5, CE only, flips and
+rotations, the paper's EMA teacher, 10 epochs, lr 0.007). Runs already made are reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from bench_fewshot import partition, user_scenes  # noqa: E402
+
+from backend.checkpoint import load_model  # noqa: E402
+from backend.data import load_folder_scenes  # noqa: E402
+from backend.jobs import evaluate_scenes, train_on_scenes  # noqa: E402
+from backend.models import arch_preset  # noqa: E402
+from backend.train import TrainConfig  # noqa: E402
+
+TODAY_TRAIN = {"choose_threshold": False}
+RECIPES: dict[str, tuple[dict, dict]] = {   # name: (network changes, training changes)
+    "today": ({}, TODAY_TRAIN),
+    "threshold": ({}, {}),
+    "dice": ({"dice_weight": 0.5}, {}),
+    "augment": ({}, {"photometric": 0.3, "scale_jitter": 0.25}),
+    "teacher-fix": ({"teacher_bn": "copy", "ema_horizon": 0.1}, {}),
+    "lr-0.003": ({}, {"lr": 0.003}),
+    "frozen-encoder": ({}, {"freeze_encoder": True}),
+}
+MRIFE_ONLY = {"teacher-fix"}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "sichuan")
+    ap.add_argument("--recipes", nargs="+", default=list(RECIPES))
+    ap.add_argument("--combine", nargs="*", default=[], help="also run these recipes' changes "
+                    "together as one recipe")
+    ap.add_argument("--archs", nargs="+", default=["mrife", "deeplabv3plus"])
+    ap.add_argument("--k", type=int, default=12)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--base-work", type=Path, default=ROOT / "build" / "bench-fewshot",
+                    help="where bench_fewshot put its base models")
+    ap.add_argument("--work", type=Path, default=ROOT / "build" / "fewshot-recipes")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "recipes-fewshot.md")
+    args = ap.parse_args()
+    recipes = {name: RECIPES[name] for name in args.recipes}
+    if args.combine:
+        net, tr = {}, {}
+        for name in args.combine:
+            net.update(RECIPES[name][0])
+            tr.update(RECIPES[name][1])
+        recipes["+".join(args.combine)] = (net, tr)
+    args.work.mkdir(parents=True, exist_ok=True)
+    scenes = {s.name: s for s in load_folder_scenes(args.data / "images", args.data / "masks",
+                                                     0.25)}
+    split = partition(sorted(scenes))
+    results: dict[tuple[str, str], list[dict]] = {}
+    for name, (net, tr) in recipes.items():
+        for arch in args.archs:
+            if name in MRIFE_ONLY and arch != "mrife":
+                continue
+            for seed in args.seeds:
+                train, val = user_scenes(split["pool"], args.k, seed)
+                dev = sorted(set(split["pool"]) - set(train) - set(val))
+                key = f"{name}-{arch}-k{args.k}-s{seed}"
+                res = args.work / f"{key}.json"
+                if res.exists():
+                    rec = json.loads(res.read_text())
+                else:
+                    cfg = TrainConfig(epochs=args.epochs, batch_size=4, lr=0.007, seed=seed,
+                                      device="cpu", estimate_time=False,
+                                      init_from=str(args.base_work / f"base-{arch}.pt"))
+                    cfg = replace(cfg, **tr)
+                    out = args.work / f"{key}.pt"
+                    t = time.monotonic()
+                    parts = {"train": [scenes[n] for n in train],
+                             "val": [scenes[n] for n in val], "test": []}
+                    train_on_scenes(parts, {"source": "fewshot_recipes", "train": train,
+                                            "val": val},
+                                    arch_preset(arch, backbone="resnet18", **net), cfg, out,
+                                    tile_size=128, ground_resolution=2.0, pos_neg_ratio=3.0,
+                                    preprocessing="dataset")
+                    seconds = time.monotonic() - t
+                    loaded = load_model(out)
+                    m = evaluate_scenes(loaded, [scenes[n] for n in dev], device="cpu")
+                    rec = {"key": key, "dev_iou": m["iou_landslide"], "dev_f1": m["f1"],
+                           "threshold": loaded.threshold, "train_s": seconds, "dev": dev}
+                    res.write_text(json.dumps(rec))
+                    print(json.dumps(rec), flush=True)
+                results.setdefault((name, arch), []).append(rec)
+    write(args, recipes, results)
+
+
+def _ms(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.4f}"
+    return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
+
+
+def write(args, recipes: dict, results: dict) -> None:
+    lines = ["# Choosing the fine-tuning recipe on dev scenes", "",
+             f"Made by `python bench/fewshot_recipes.py {' '.join(sys.argv[1:])}` "
+             f"({time.strftime('%Y-%m-%d')}, CPU). Fine-tuning the base model of "
+             f"`make bench-fewshot` on k = {args.k} pool scenes for {args.epochs} epochs "
+             "(resnet18, 128 px at 2 m), scored on the dev scenes: the pool scenes each seed "
+             "did not draw. The test scenes are not used. Mean ± standard deviation over seeds "
+             f"{args.seeds}; paired difference = recipe minus today, seed by seed.", "",
+             "| recipe | changes | network | dev IoU | dev F1 | paired IoU difference | "
+             "threshold | CPU min |",
+             "|---|---|---|---:|---:|---:|---:|---:|"]
+    for (name, arch), recs in results.items():
+        net, tr = recipes[name]
+        base = {r["key"].split("-s")[-1]: r["dev_iou"] for r in results.get(("today", arch), [])}
+        diffs = [r["dev_iou"] - base[r["key"].split("-s")[-1]] for r in recs
+                 if r["key"].split("-s")[-1] in base]
+        changes = ", ".join(f"{k}={v}" for k, v in {**net, **tr}.items()) or "-"
+        lines.append(f"| {name} | {changes} | {arch} | {_ms([r['dev_iou'] for r in recs])} | "
+                     f"{_ms([r['dev_f1'] for r in recs])} | "
+                     f"{_ms(diffs) if name != 'today' and diffs else '-'} | "
+                     f"{', '.join(str(r['threshold']) for r in recs)} | "
+                     f"{statistics.mean(r['train_s'] for r in recs) / 60:.1f} |")
+    args.out.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
