@@ -7,6 +7,8 @@ from datetime import datetime
 
 from qgis.core import Qgis, QgsMessageLog
 
+from backend import errors
+
 TAG = "MRIFE"
 RECENT: deque[str] = deque(maxlen=30)   # the last warnings and errors, for the diagnostics report
 
@@ -42,6 +44,4 @@ def duration(seconds: float) -> str:
 def user_error(exc: BaseException) -> str:
     """The message a user reads for ``exc``: the backend's one line for errors the user can act
     on (bad input, damaged files, a busy destination, a full disk), else type and text."""
-    from .paths import backend_module
-
-    return backend_module("errors").user_message(exc) or f"{type(exc).__name__}: {exc}"
+    return errors.user_message(exc) or f"{type(exc).__name__}: {exc}"

@@ -6,10 +6,8 @@ plugin folder. In the source tree they sit beside ``mrife_qgis/``.
 
 from __future__ import annotations
 
-import importlib
 import sys
 from pathlib import Path
-from types import ModuleType
 
 PLUGIN_DIR = Path(__file__).resolve().parent
 
@@ -29,15 +27,19 @@ def metadata_path() -> Path:
     return _first_existing("metadata.txt")
 
 
-def backend_module(name: str = "") -> ModuleType:
-    """Import ``backend`` (or ``backend.<name>``) from wherever this layout keeps it."""
+def backend_root() -> Path:
+    """The folder that holds ``backend/``: the plugin folder when packaged, else the source
+    tree."""
+    return PLUGIN_DIR if (PLUGIN_DIR / "backend").is_dir() else PLUGIN_DIR.parent
+
+
+def use_backend() -> None:
+    """Make ``import backend`` find this plugin's backend (once, when the plugin package is
+    imported): its folder goes first on ``sys.path``. Triton is kept out of QGIS's process
+    before torch can be imported (``deps.keep_triton_out``)."""
     from .deps import keep_triton_out
 
     keep_triton_out()
-    suffix = f".{name}" if name else ""
-    if (PLUGIN_DIR / "backend").is_dir():
-        return importlib.import_module(f"{__package__}.backend{suffix}")
-    root = str(PLUGIN_DIR.parent)
+    root = str(backend_root())
     if root not in sys.path:
-        sys.path.append(root)
-    return importlib.import_module(f"backend{suffix}")
+        sys.path.insert(0, root)

@@ -10,9 +10,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from backend import devices, errors
+
 from .labels import TrainingInputs, training_inputs
 from .log import duration
-from .paths import backend_module
 
 ARCHS = ["mrife", "icssn", "deeplabv3plus"]
 ARCH_LABELS = ["MRIFE", "ICSSN", "DeepLabv3+"]
@@ -99,7 +100,9 @@ class PreparedTraining:
 
     @property
     def resume_file(self) -> Path:
-        return backend_module("train").resume_path_for(self.request.out)
+        from backend.train import resume_path_for
+
+        return resume_path_for(self.request.out)
 
 
 def label_inputs(layers, labels, area, workdir: Path) -> tuple[list[Path], TrainingInputs]:
@@ -120,13 +123,11 @@ def label_inputs(layers, labels, area, workdir: Path) -> tuple[list[Path], Train
 def prepare(req: TrainRequest, workdir: Path) -> PreparedTraining:
     """Check the request and write the label files into ``workdir``; ValueError if it cannot
     run."""
+    from backend import checkpoint, models
+    from backend import train as train_mod
+
     from .detection import default_model
     from .settings import PluginSettings
-
-    models = backend_module("models")
-    checkpoint = backend_module("checkpoint")
-    devices = backend_module("devices")
-    train_mod = backend_module("train")
     out = Path(req.out)
     if out.suffix.lower() != ".pt":
         raise ValueError(f"name the model file *.pt, not {out.name}")
@@ -199,7 +200,7 @@ class TrainFailedError(ValueError):
 def run(prep: PreparedTraining, *, log, progress, should_stop):
     """Train (any thread). Returns the backend's TrainResult; TrainFailedError with a message for
     bad data, a diverging run or a failed write (the last good files are intact)."""
-    jobs = backend_module("jobs")
+    from backend import jobs
     req = prep.request
     name = req.rasters[0].name()
     try:
@@ -218,7 +219,7 @@ def run(prep: PreparedTraining, *, log, progress, should_stop):
                "then run again with 'Resume'" if kept else "nothing was written yet. Free "
                "disk space and run again")) from exc
     except Exception as exc:            # bad data, a diverging run, a damaged file (GDAL)
-        message = backend_module("errors").user_message(exc)
+        message = errors.user_message(exc)
         if message is None:
             raise
         raise TrainFailedError(f"{name}: {message}") from exc

@@ -36,10 +36,11 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
+from backend import devices, errors
+
 from .. import detection
 from ..deps import check_deps
 from ..log import duration, log, user_error
-from ..paths import backend_module
 from .choices import precision_combo
 from .task import PanelTask
 
@@ -58,12 +59,15 @@ class DetectTask(PanelTask):
         self.cancelled = False
 
     def work(self) -> bool:
+        from backend.detect import detect
+        from backend.inference import Cancelled
+
         try:
-            self.result = backend_module("detect").detect(
+            self.result = detect(
                 progress=lambda d, t: self.setProgress(100.0 * d / max(t, 1)),
                 should_stop=self.isCanceled, **self.kwargs)
             return True
-        except backend_module("inference").Cancelled:
+        except Cancelled:
             self.cancelled = True
             return False
 
@@ -173,8 +177,10 @@ class DetectPanel(QWidget):
         if not check_deps().ok:
             self.modelInfo.setText("")
             return
+        from backend.checkpoint import read_payload
+
         try:
-            meta = backend_module("checkpoint").read_payload(path)
+            meta = read_payload(path)
         except Exception as exc:  # a bad file is reported, not raised
             text = str(exc)
             self.modelInfo.setText(text if text.startswith(path.name) else f"{path.name}: {text}")
@@ -252,8 +258,7 @@ class DetectPanel(QWidget):
         if model is None:
             self._say("Choose a model file (.pt).", Qgis.Warning)
             return False
-        detect = backend_module("detect")
-        checkpoint = backend_module("checkpoint")
+        from backend import checkpoint, detect
         work = detection.work_folder()
         try:
             loaded = checkpoint.load_model(model)
@@ -286,7 +291,7 @@ class DetectPanel(QWidget):
                 if QgsProject.instance().crs().isValid() else None,
                 source_name=layer.name())
             plan = detect.plan_detection(loaded, raster, opts)
-            dev = backend_module("devices").resolve_device(opts.device)
+            dev = devices.resolve_device(opts.device)
             estimate = plan.tiles * detect.seconds_per_tile(loaded, dev.key, opts.batch_size,
                                                             opts.precision)
         except QgsCsException as exc:
@@ -296,7 +301,7 @@ class DetectPanel(QWidget):
             return False
         except Exception as exc:
             shutil.rmtree(work, ignore_errors=True)
-            if backend_module("errors").user_message(exc) is None:
+            if errors.user_message(exc) is None:
                 raise
             self._say(f"{layer.name()}: {user_error(exc)}", Qgis.Critical)
             return False

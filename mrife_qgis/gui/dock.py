@@ -8,8 +8,9 @@ from qgis.core import Qgis
 from qgis.PyQt import uic
 from qgis.PyQt.QtCore import QCoreApplication
 
+from backend import devices
+
 from ..deps import check_deps
-from ..paths import backend_module
 from ..settings import PluginSettings
 
 FORM_CLASS, BASE_CLASS = uic.loadUiType(str(Path(__file__).with_suffix(".ui")))
@@ -77,7 +78,7 @@ class MrifeDock(BASE_CLASS, FORM_CLASS):
         self.deviceCombo.addItem(self.tr("Auto (GPU if available)"), "auto")
         status = check_deps()
         if status.ok:
-            for dev in backend_module("devices").list_devices():
+            for dev in devices.list_devices():
                 self.deviceCombo.addItem(dev.label, dev.key)
         else:
             self.deviceCombo.addItem("CPU", "cpu")
@@ -138,7 +139,7 @@ class MrifeDock(BASE_CLASS, FORM_CLASS):
             self.deviceStatus.setStyleSheet("color: #b00020")
             return
         try:
-            dev = backend_module("devices").resolve_device(self.selected_device())
+            dev = devices.resolve_device(self.selected_device())
         except ValueError as exc:
             self.deviceStatus.setText(str(exc))
             self.deviceStatus.setStyleSheet("color: #b00020")

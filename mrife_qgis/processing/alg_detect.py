@@ -25,8 +25,9 @@ from qgis.core import (
     QgsProcessingParameterVectorDestination,
 )
 
+from backend import devices
+
 from ..deps import check_deps
-from ..paths import backend_module
 from ..settings import PluginSettings
 from .errors import processing_error
 from .params import add_precision, large_plan_tiles, precision_of
@@ -148,9 +149,7 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
         status = check_deps()
         if not status.ok:
             raise QgsProcessingException(status.message())
-        detect = backend_module("detect")
-        inference = backend_module("inference")
-        checkpoint = backend_module("checkpoint")
+        from backend import checkpoint, detect, inference
 
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         if layer is None:
@@ -217,7 +216,7 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
                 source_name=layer.name())
             try:
                 plan = detect.plan_detection(loaded, raster, opts)
-                dev = backend_module("devices").resolve_device(device)
+                dev = devices.resolve_device(device)
                 per_tile = detect.seconds_per_tile(loaded, dev.key, opts.batch_size,
                                                    opts.precision)
                 feedback.pushInfo(f"{layer.name()}: {plan.describe()}; estimated "

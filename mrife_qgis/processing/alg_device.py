@@ -9,8 +9,9 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
+from backend import devices
+
 from ..deps import check_deps
-from ..paths import backend_module
 
 
 class DeviceInfoAlgorithm(QgsProcessingAlgorithm):
@@ -38,7 +39,6 @@ class DeviceInfoAlgorithm(QgsProcessingAlgorithm):
         status = check_deps()
         if not status.ok:
             raise QgsProcessingException(status.message())
-        devices = backend_module("devices")
         choice = self.parameterAsString(parameters, self.DEVICE, context)
         try:
             dev = devices.resolve_device(choice)

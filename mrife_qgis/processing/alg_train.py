@@ -25,9 +25,10 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
+from backend import errors
+
 from .. import training
 from ..deps import check_deps
-from ..paths import backend_module
 from ..settings import PluginSettings
 from ..training import ARCH_LABELS, ARCHS, BACKBONES
 from .errors import processing_error
@@ -248,15 +249,18 @@ class ExportTilesAlgorithm(_Base):
             layers, rasters, inputs = self._label_inputs(parameters, context, feedback, work)
             tile = self.parameterAsInt(parameters, self.TILE, context)
             res = self.parameterAsDouble(parameters, self.RES, context) or None
+            from backend.export import export_tiles
+            from backend.jobs import load_rasters
+
             try:
-                parts, _summary, _facts = backend_module("jobs").load_rasters(
+                parts, _summary, _facts = load_rasters(
                     rasters, inputs.landslides, inputs.mapped_area, tile_size=tile,
                     ground_resolution=res, split_seed=0, log=feedback.pushInfo)
-                counts = backend_module("export").export_tiles(
+                counts = export_tiles(
                     parts, out, tile, self.parameterAsDouble(parameters, self.RATIO, context),
                     should_stop=feedback.isCanceled)
             except OSError as exc:
-                if backend_module("errors").user_message(exc) is None:
+                if errors.user_message(exc) is None:
                     raise QgsProcessingException(f"cannot write tiles to {out}: {exc}") from exc
                 raise processing_error(exc, f"{layers[0].name()}: ") from exc
             except Exception as exc:
@@ -334,17 +338,21 @@ class EvaluateAlgorithm(QgsProcessingAlgorithm):
                 raster = training.raster_paths([layer])[0]
             except ValueError as exc:
                 raise QgsProcessingException(str(exc)) from exc
-            detect = backend_module("detect")
+            from backend import detect
+            from backend.checkpoint import load_model
+            from backend.geodata import polygon_metrics
+            from backend.inference import Cancelled
+
             found = work / "found.gpkg"
             try:
-                loaded = backend_module("checkpoint").load_model(Path(model))
+                loaded = load_model(Path(model))
                 detect.detect(loaded, raster, found, None, detect.DetectOptions(
                     aoi=inputs.mapped_area, device=device, min_area=0.0, source_name=layer.name()),
                     progress=lambda d, t: feedback.setProgress(90.0 * d / max(t, 1)),
                     should_stop=feedback.isCanceled, log=feedback.pushInfo)
-                metrics = backend_module("geodata").polygon_metrics(
+                metrics = polygon_metrics(
                     found, inputs.landslides, raster, inputs.mapped_area)
-            except backend_module("inference").Cancelled:
+            except Cancelled:
                 feedback.reportError("cancelled")
                 return {}
             except Exception as exc:

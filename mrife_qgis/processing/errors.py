@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from qgis.core import QgsProcessingException
 
-from ..paths import backend_module
+from backend import errors
 
 
 def processing_error(exc: BaseException, prefix: str = "") -> QgsProcessingException:
@@ -13,7 +13,7 @@ def processing_error(exc: BaseException, prefix: str = "") -> QgsProcessingExcep
     is a bug: it is raised again as it was, traceback and all, for the bug report."""
     if isinstance(exc, QgsProcessingException):
         return exc
-    message = backend_module("errors").user_message(exc)
+    message = errors.user_message(exc)
     if message is None:
         raise exc
     return QgsProcessingException(prefix + message)

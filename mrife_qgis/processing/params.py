@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from qgis.core import QgsProcessingParameterDefinition, QgsProcessingParameterEnum
 
-from ..paths import backend_module
+from backend import compute
 
 PRECISION = "PRECISION"
 
 
 def precisions() -> tuple[str, ...]:
     """auto, float32, bfloat16, float16 (``backend.compute``; importing it needs no torch)."""
-    return backend_module("compute").PRECISIONS
+    return compute.PRECISIONS
 
 
 def large_plan_tiles() -> int:
     """Detection plans above this many tiles need ALLOW_LARGE (``backend.compute``)."""
-    return backend_module("compute").LARGE_PLAN_TILES
+    return compute.LARGE_PLAN_TILES
 
 
 def add_precision(alg) -> None:

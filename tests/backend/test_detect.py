@@ -17,7 +17,7 @@ from osgeo import gdal, ogr
 
 from backend.checkpoint import CheckpointError, DataContract, load_model, save_model
 from backend.detect import DetectionError, DetectOptions, detect, plan_detection
-from backend.inference import Cancelled, blend_weights, predict_array, window_starts
+from backend.inference import Cancelled, predict_array, window_starts
 from backend.models import build_model, preset
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +43,9 @@ def leftovers(folder: Path) -> list[str]:
 
 def test_streamed_blending_equals_whole_image_accumulation():
     """stream_predict (strip buffer, separable weight sums) must equal the textbook calculation:
-    full-size sums of weight x probability and of weights over every window, divided."""
+    full-size sums of weight x probability and of weights over every window, divided. The
+    weights are written out here from their definition (1 inside, a linear ramp over the
+    overlap at each edge measured from pixel centres, floor 0.001), not taken from the code."""
     torch.manual_seed(0)
     model = build_model(preset("baseline", backbone="resnet18", in_channels=3)).eval()
     rng = np.random.default_rng(0)
@@ -53,7 +55,10 @@ def test_streamed_blending_equals_whole_image_accumulation():
 
     acc = np.zeros((150, 170))
     wsum = np.zeros((150, 170))
-    w2 = blend_weights(tile, overlap)
+    d = np.array([min(i, tile - 1 - i) + 0.5 for i in range(tile)])
+    ramp = np.clip(d / overlap, 1e-3, 1.0)
+    w2 = np.outer(ramp, ramp)
+    assert w2[tile // 2, tile // 2] == 1.0 and w2[0, 0] == pytest.approx((0.5 / 16) ** 2)
     for r in window_starts(150, tile, tile - overlap):
         for c in window_starts(170, tile, tile - overlap):
             with torch.no_grad():
@@ -188,8 +193,8 @@ def test_extent_in_another_crs_and_area_polygons(scene_model, geo_scene, tmp_pat
     r = detect(scene_model, geo_scene["raster"], tmp_path / "west.gpkg",
                options=DetectOptions(device="cpu", extent=e, extent_crs="EPSG:4326"))
     u, _ = union(r.vector)
-    if u is not None:
-        assert u.GetEnvelope()[1] <= 400256.0 + 4 * PIXEL
+    assert u is not None, "the fixture model finds landslides in the western half"
+    assert u.GetEnvelope()[1] <= 400256.0 + 4 * PIXEL
     # polygons: a box in the east; nothing may be found outside it
     aoi = tmp_path / "aoi.gpkg"
     ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(aoi))

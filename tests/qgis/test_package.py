@@ -58,9 +58,10 @@ out = {"load": ok_load, "start": ok_start, "file": mrife_qgis.__file__,
        "provider": provider is not None,
        "algs": [a.id() for a in provider.algorithms()] if provider else [],
        "dock_tabs": plugin.dock.tabs.count(),
-       "backend": sys.modules[plugin.dock.__module__].__name__}
+       "dock_module": sys.modules[plugin.dock.__module__].__file__}
 import processing
 out["device"] = processing.run("mrife:deviceinfo", {"DEVICE": "cpu"})["OUTPUT"]
+out["backend"] = sys.modules["backend"].__file__
 import traceback
 try:
     plugin.unload()
@@ -108,4 +109,7 @@ def test_zip_layout_and_fresh_profile_load(tmp_path):
     assert out["provider"] and "mrife:deviceinfo" in out["algs"]
     assert out["dock_tabs"] == 3
     assert out["device"] == "CPU"
+    # the backend that ran is the one inside the installed plugin, not the source tree's
+    assert out["backend"].startswith(str(profile_plugins / "mrife_qgis" / "backend"))
+    assert out["dock_module"].startswith(str(profile_plugins))
     assert out["unload"] is True and not out["provider_after"]

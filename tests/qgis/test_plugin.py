@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from qgis.core import QgsApplication, QgsSettings
+from qgis.PyQt import sip
+from qgis.PyQt.QtCore import QCoreApplication, QEvent
 from qgis.PyQt.QtWidgets import QDockWidget
 
 
@@ -26,7 +28,9 @@ def test_unload_removes_everything(plugin, desktop_iface):
     assert _registry().providerById("mrife") is None
     assert desktop_iface.plugin_toolbar.actions() == []
     assert desktop_iface.raster_menu_texts() == []
-    assert dock not in desktop_iface.window.findChildren(QDockWidget) or dock.isHidden()
+    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+    assert sip.isdeleted(dock)             # removed and deleted, not merely hidden
+    assert desktop_iface.window.findChildren(QDockWidget) == []
 
 
 def test_button_opens_dock_with_tabs_and_device(plugin, desktop_iface):
