@@ -4,7 +4,9 @@ into what the headless backend reads, and put its results back into the project,
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qgis.core import (
     QgsCoordinateReferenceSystem,
@@ -21,7 +23,12 @@ from qgis.core import (
     QgsWkbTypes,
 )
 
+from .log import duration
 from .paths import resources_dir
+
+if TYPE_CHECKING:
+    from backend.checkpoint import LoadedModel
+    from backend.detect import DetectOptions, DetectPlan
 
 GROUP = "MRIFE detections"
 MAX_EXPORT_PX = 20_000     # web layers are fetched at most this many pixels on a side
@@ -32,6 +39,82 @@ def default_model() -> Path | None:
     models = resources_dir() / "models"
     found = sorted(models.glob("*.pt")) if models.is_dir() else []
     return found[0] if found else None
+
+
+@dataclass
+class DetectRequest:
+    """What the user chose (the same in mrife:detect's dialog and the Detect tab)."""
+
+    layer: QgsRasterLayer
+    model: str | Path | None = None        # None or "": the bundled model
+    extent: QgsRectangle | None = None     # None: the whole layer
+    extent_crs: QgsCoordinateReferenceSystem | None = None
+    area: Path | None = None               # polygons (GeoPackage) to search inside
+    bands: list[int] | None = None
+    overlap: int | None = None
+    batch_size: int = 4
+    threshold: float | None = None         # None: the model's own
+    tta: bool = False
+    min_area: float = 100.0
+    device: str = "auto"
+    precision: str = "auto"
+    rescale: bool = False
+    out_crs: str | None = None             # WKT; None: the layer's
+    max_tiles: int | None = None
+
+
+@dataclass
+class PreparedDetection:
+    """Everything the backend's ``detect`` needs, and the estimate a user sees first."""
+
+    loaded: LoadedModel
+    raster: Path
+    options: DetectOptions
+    plan: DetectPlan
+    device_label: str
+    seconds: float                          # estimated
+
+    def estimate(self) -> str:
+        return f"{self.plan.describe()}; about {duration(self.seconds)} on {self.device_label}"
+
+
+def model_file(req: DetectRequest) -> Path:
+    """The request's model file, or the bundled one."""
+    model = Path(req.model) if req.model else default_model()
+    if model is None:
+        raise ValueError("no model given and this installation ships none; choose a model file "
+                         "(.pt) trained with the plugin or `python -m backend train`")
+    return model
+
+
+def prepare(req: DetectRequest, work: Path, feedback=None, loaded: LoadedModel | None = None
+            ) -> PreparedDetection:
+    """Model (unless ``loaded``), raster file, options, plan and estimate for a request (main
+    thread: it reads the layer). Raises ValueError (or the backend's errors) with a message for
+    the user."""
+    from backend import checkpoint, detect, devices
+
+    loaded = loaded or checkpoint.load_model(model_file(req))
+    layer, extent = req.layer, req.extent
+    if extent is not None and req.extent_crs is not None and req.extent_crs.isValid() and \
+            req.extent_crs != layer.crs():
+        tr = QgsCoordinateTransform(req.extent_crs, layer.crs(), QgsProject.instance())
+        extent = tr.transformBoundingBox(extent)
+    raster = raster_source(layer, extent, layer.crs(), loaded.contract.ground_resolution, work,
+                           feedback)
+    opts = detect.DetectOptions(
+        bands=req.bands, aoi=req.area, overlap=req.overlap, batch_size=req.batch_size,
+        extent=None if extent is None else (extent.xMinimum(), extent.yMinimum(),
+                                            extent.xMaximum(), extent.yMaximum()),
+        extent_crs=layer.crs().toWkt() if extent is not None else None,
+        threshold=req.threshold, tta=req.tta, min_area=req.min_area, device=req.device,
+        precision=req.precision, rescale=req.rescale, out_crs=req.out_crs,
+        max_tiles=req.max_tiles, source_name=layer.name())
+    plan = detect.plan_detection(loaded, raster, opts)
+    dev = devices.resolve_device(opts.device)
+    per_tile = detect.seconds_per_tile(loaded, dev.key, opts.batch_size, opts.precision,
+                                       opts.tta)
+    return PreparedDetection(loaded, raster, opts, plan, dev.label, plan.tiles * per_tile)
 
 
 def raster_source(layer: QgsRasterLayer, extent: QgsRectangle | None,

@@ -13,7 +13,6 @@ from qgis.core import (
     Qgis,
     QgsApplication,
     QgsCoordinateReferenceSystem,
-    QgsCoordinateTransform,
     QgsCsException,
     QgsMapLayerProxyModel,
     QgsProject,
@@ -36,11 +35,11 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from backend import devices, errors
+from backend import errors
 
 from .. import detection
 from ..deps import check_deps
-from ..log import duration, log, user_error
+from ..log import log, user_error
 from .choices import precision_combo
 from .task import PanelTask
 
@@ -258,18 +257,19 @@ class DetectPanel(QWidget):
         if model is None:
             self._say("Choose a model file (.pt).", Qgis.Warning)
             return False
-        from backend import checkpoint, detect
         work = detection.work_folder()
         try:
-            loaded = checkpoint.load_model(model)
             extent, ecrs, poly, selected = self._area(layer)
-            if extent is not None and ecrs is not None and ecrs.isValid() and \
-                    ecrs != layer.crs():
-                tr = QgsCoordinateTransform(ecrs, layer.crs(), QgsProject.instance())
-                extent = tr.transformBoundingBox(extent)
-            aoi = detection.write_polygons(poly, selected, work) if poly is not None else None
-            raster = detection.raster_source(layer, extent, layer.crs(),
-                                             loaded.contract.ground_resolution, work)
+            req = detection.DetectRequest(
+                layer=layer, model=model, extent=extent, extent_crs=ecrs,
+                area=detection.write_polygons(poly, selected, work) if poly is not None else None,
+                overlap=None if self.overlap.value() < 0 else self.overlap.value(),
+                batch_size=self.batch.value(), threshold=self.threshold.value() or None,
+                precision=self.precision.currentData(), min_area=self.minArea.value(),
+                device=self.device_getter(),
+                out_crs=QgsProject.instance().crs().toWkt()
+                if QgsProject.instance().crs().isValid() else None)
+            prep = detection.prepare(req, work)
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             base = re.sub(r"[^\w.-]+", "_", layer.name()) + f"_{stamp}"
             out = self._out_folder()
@@ -279,21 +279,6 @@ class DetectPanel(QWidget):
                 raise ValueError(f"cannot create the results folder {out} "
                                  f"({exc.strerror or exc}); choose another in 'Save results "
                                  "in'") from exc
-            opts = detect.DetectOptions(
-                extent=None if extent is None else (extent.xMinimum(), extent.yMinimum(),
-                                                    extent.xMaximum(), extent.yMaximum()),
-                extent_crs=layer.crs().toWkt() if extent is not None else None, aoi=aoi,
-                overlap=None if self.overlap.value() < 0 else self.overlap.value(),
-                batch_size=self.batch.value(), threshold=self.threshold.value() or None,
-                precision=self.precision.currentData(),
-                min_area=self.minArea.value(), device=self.device_getter(),
-                out_crs=QgsProject.instance().crs().toWkt()
-                if QgsProject.instance().crs().isValid() else None,
-                source_name=layer.name())
-            plan = detect.plan_detection(loaded, raster, opts)
-            dev = devices.resolve_device(opts.device)
-            estimate = plan.tiles * detect.seconds_per_tile(loaded, dev.key, opts.batch_size,
-                                                            opts.precision)
         except QgsCsException as exc:
             shutil.rmtree(work, ignore_errors=True)
             self._say(f"{layer.name()}: the area cannot be transformed to the layer's CRS "
@@ -305,18 +290,18 @@ class DetectPanel(QWidget):
                 raise
             self._say(f"{layer.name()}: {user_error(exc)}", Qgis.Critical)
             return False
-        text = (f"{plan.describe()}; about {duration(estimate)} on {dev.label}")
-        if estimate > ASK_ABOVE_SECONDS and not self.confirm_large(
+        text = prep.estimate()
+        if prep.seconds > ASK_ABOVE_SECONDS and not self.confirm_large(
                 f"This detection covers {text}. Start it?"):
             shutil.rmtree(work, ignore_errors=True)
             self._say("Not started.", Qgis.Info)
             return False
-        kwargs = dict(model=loaded, raster=raster, out_vector=out / f"{base}.gpkg",
-                      probability=out / f"{base}_probability.tif", options=opts)
+        kwargs = dict(model=prep.loaded, raster=prep.raster, out_vector=out / f"{base}.gpkg",
+                      probability=out / f"{base}_probability.tif", options=prep.options)
         self.task = DetectTask(f"MRIFE detection on {layer.name()}", kwargs, work)
         self.task.on_done = self._done
         self.task.progressChanged.connect(lambda p: self.progress.setValue(int(p)))
-        self._title = f"{layer.name()} - {loaded.name}"
+        self._title = f"{layer.name()} - {prep.loaded.name}"
         self._started = time.monotonic()
         self.runButton.setEnabled(False)
         self.cancelButton.setEnabled(True)

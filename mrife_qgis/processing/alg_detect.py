@@ -25,8 +25,6 @@ from qgis.core import (
     QgsProcessingParameterVectorDestination,
 )
 
-from backend import devices
-
 from ..deps import check_deps
 from ..settings import PluginSettings
 from .errors import processing_error
@@ -154,14 +152,6 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         if layer is None:
             raise QgsProcessingException("choose the imagery layer to search")
-        model_path = self.parameterAsFile(parameters, self.MODEL, context)
-        if not model_path:
-            bundled = detection.default_model()
-            if bundled is None:
-                raise QgsProcessingException(
-                    "no model given and this installation ships none; choose a model file "
-                    "(.pt) trained with the plugin or `python -m backend train`")
-            model_path = str(bundled)
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         if not out.lower().endswith(".gpkg"):
             raise QgsProcessingException(f"the polygons are written to a GeoPackage; name the "
@@ -170,64 +160,50 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
         if prob and not prob.lower().endswith((".tif", ".tiff")):
             raise QgsProcessingException(f"the probability map is a GeoTIFF; name it *.tif, "
                                          f"not {Path(prob).name}")
-        bands = self.parameterAsInts(parameters, self.BANDS, context) or None
-        device = self.parameterAsString(parameters, self.DEVICE, context).strip() or \
-            PluginSettings.load().device
-        overlap = self.parameterAsInt(parameters, self.OVERLAP, context)
         out_crs = self.parameterAsCrs(parameters, self.OUTPUT_CRS, context)
         if not out_crs.isValid() and context.project() is not None:
             out_crs = context.project().crs()
         if not out_crs.isValid():
             out_crs = layer.crs()
-        extent = extent_crs = None
+        rect = None
         if parameters.get(self.EXTENT):
             rect = self.parameterAsExtent(parameters, self.EXTENT, context, layer.crs())
-            if not rect.isNull():
-                extent = (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum())
-                extent_crs = layer.crs().toWkt()
+            rect = None if rect.isNull() else rect
+        overlap = self.parameterAsInt(parameters, self.OVERLAP, context)
         work = detection.work_folder()
         try:
-            try:
-                loaded = checkpoint.load_model(Path(model_path))
-            except Exception as exc:
-                raise processing_error(exc, f"model {Path(model_path).name}: ") from exc
-            aoi = None
             source = self.parameterAsSource(parameters, self.AREA, context)
-            if source is not None:
-                aoi = detection.source_to_polygons(source, work)
-            try:
-                raster = detection.raster_source(
-                    layer, None if extent is None else rect, layer.crs(),
-                    loaded.contract.ground_resolution, work, feedback)
-            except Exception as exc:
-                raise processing_error(exc) from exc
-            opts = detect.DetectOptions(
-                bands=bands, extent=extent, extent_crs=extent_crs, aoi=aoi,
+            req = detection.DetectRequest(
+                layer=layer, model=self.parameterAsFile(parameters, self.MODEL, context) or None,
+                extent=rect, extent_crs=layer.crs() if rect is not None else None,
+                area=detection.source_to_polygons(source, work) if source is not None else None,
+                bands=self.parameterAsInts(parameters, self.BANDS, context) or None,
                 overlap=None if overlap < 0 else overlap,
                 batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
                 threshold=self.parameterAsDouble(parameters, self.THRESHOLD, context) or None,
                 tta=self.parameterAsBool(parameters, self.TTA, context),
                 min_area=self.parameterAsDouble(parameters, self.MIN_AREA, context),
-                device=device, out_crs=out_crs.toWkt(),
-                rescale=self.parameterAsBool(parameters, self.RESCALE, context),
+                device=self.parameterAsString(parameters, self.DEVICE, context).strip()
+                or PluginSettings.load().device,
                 precision=precision_of(self, parameters, context),
+                rescale=self.parameterAsBool(parameters, self.RESCALE, context),
+                out_crs=out_crs.toWkt(),
                 max_tiles=None if self.parameterAsBool(parameters, self.ALLOW_LARGE, context)
-                else large_plan_tiles(),
-                source_name=layer.name())
+                else large_plan_tiles())
             try:
-                plan = detect.plan_detection(loaded, raster, opts)
-                dev = devices.resolve_device(device)
-                per_tile = detect.seconds_per_tile(loaded, dev.key, opts.batch_size,
-                                                   opts.precision)
-                feedback.pushInfo(f"{layer.name()}: {plan.describe()}; estimated "
-                                  f"{plan.tiles * per_tile / 60:.1f} min on {dev.label}")
-                for w in plan.warnings:
+                loaded = checkpoint.load_model(detection.model_file(req))
+            except Exception as exc:
+                prefix = f"model {Path(req.model).name}: " if req.model else ""
+                raise processing_error(exc, prefix) from exc
+            try:
+                prep = detection.prepare(req, work, feedback, loaded)
+                feedback.pushInfo(f"{layer.name()}: {prep.estimate()}")
+                for w in prep.plan.warnings:
                     feedback.pushWarning(w)
                 result = detect.detect(
-                    loaded, raster, Path(out), Path(prob) if prob else None, opts,
-                    progress=lambda d, t: feedback.setProgress(100.0 * d / max(t, 1)),
-                    should_stop=feedback.isCanceled,
-                    log=feedback.pushInfo)
+                    prep.loaded, prep.raster, Path(out), Path(prob) if prob else None,
+                    prep.options, progress=lambda d, t: feedback.setProgress(100.0 * d / max(t, 1)),
+                    should_stop=feedback.isCanceled, log=feedback.pushInfo)
             except inference.Cancelled:
                 feedback.reportError("cancelled: nothing was written")
                 return {}
