@@ -17,7 +17,7 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
     """The parser of ``python -m backend``; ``commands`` maps a command's name to its function
     (``backend.cli.COMMANDS``)."""
     from .compute import LARGE_PLAN_TILES
-    from .models import ARCHITECTURES, BACKBONES, PRESETS
+    from .config import ARCHITECTURES, BACKBONES, PRESET_NAMES
 
     parser = argparse.ArgumentParser(
         prog="python -m backend",
@@ -36,7 +36,7 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
                    "raster's whole extent)")
     p.add_argument("--arch", choices=ARCHITECTURES,
                    help="default mrife; with --init-from: the base model's")
-    p.add_argument("--preset", choices=sorted(PRESETS),
+    p.add_argument("--preset", choices=PRESET_NAMES,
                    help="a row of the paper's tables (overrides --arch)")
     p.add_argument("--backbone", choices=BACKBONES,
                    help="default resnet101; with --init-from: the base model's")
@@ -59,7 +59,7 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
     _precision_option(p)
     p.add_argument("--freeze-encoder", action="store_true")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="a network setting of backend/models/config.py, e.g. dice_weight=0.5 "
+                   help="a network setting of backend/config.py, e.g. dice_weight=0.5 "
                    "or teacher_bn=copy (repeatable)")
     p.add_argument("--photometric", type=float, default=0.0, help="photometric augmentation "
                    "strength (0: off; see TileDataset)")

@@ -15,11 +15,9 @@ class PluginSettings:
 
     Attributes:
         device: ``auto`` (first CUDA GPU, else CPU), ``cpu`` or ``cuda:N``.
-        last_model: path of the last model used for detection ("" for the bundled one).
     """
 
     device: str = "auto"
-    last_model: str = ""
 
     @classmethod
     def load(cls) -> PluginSettings:

@@ -11,13 +11,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from backend import devices, errors
+from backend.config import ARCHITECTURES, BACKBONES
 
 from .labels import TrainingInputs, training_inputs
 from .log import duration
 
-ARCHS = ["mrife", "icssn", "deeplabv3plus"]
-ARCH_LABELS = ["MRIFE", "ICSSN", "DeepLabv3+"]
-BACKBONES = ["resnet18", "resnet34", "resnet50", "resnet101"]
+# the networks and backbones the backend builds (backend.config needs no torch); the plugin
+# lists MRIFE first, with display names
+_LABELS = {"mrife": "MRIFE", "icssn": "ICSSN", "deeplabv3plus": "DeepLabv3+"}
+ARCHS = sorted(ARCHITECTURES, key=list(_LABELS).index)
+ARCH_LABELS = [_LABELS[a] for a in ARCHS]
+BACKBONES = list(BACKBONES)
 # a raster whose pixel size differs from the base model's by more than this factor is resampled
 # to the model's resolution with a warning
 RESOLUTION_WARN_FACTOR = 1.5

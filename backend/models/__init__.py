@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ..config import ARCHITECTURES, BACKBONES, PRESETS, ModelConfig, arch_preset, preset
 from .base import IGNORE_INDEX, SegmentationModel
-from .config import ARCHITECTURES, BACKBONES, PRESETS, ModelConfig, arch_preset, preset
 from .deeplab import DeepLabV3Plus
 from .icssn import ICSSN
 from .mrife import MRIFE

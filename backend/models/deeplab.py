@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from ..config import ModelConfig
 from .base import SegmentationModel
-from .config import ModelConfig
 from .decoders import DeepLabV3PlusDecoder
 from .encoder import FeatureExtractor
 

@@ -14,7 +14,7 @@ from torch.nn import functional as F
 from torchvision import models
 from torchvision.models.resnet import BasicBlock
 
-from .config import ModelConfig
+from ..config import ModelConfig
 
 OUTPUT_STRIDE = 8
 _WEIGHTS = {

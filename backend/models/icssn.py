@@ -25,8 +25,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..config import ModelConfig
 from .base import SegmentationModel, segmentation_loss
-from .config import ModelConfig
 from .decoders import TransposedDecoder
 from .encoder import FeatureExtractor
 from .losses import edge_contrast_loss, gather_points

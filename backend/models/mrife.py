@@ -29,8 +29,8 @@ import copy
 import torch
 from torch import nn
 
+from ..config import ModelConfig
 from .base import SegmentationModel, segmentation_loss
-from .config import ModelConfig
 from .decoders import TransposedDecoder
 from .encoder import FeatureExtractor
 from .losses import edge_contrast_loss, gather_points, reconstruction_loss
@@ -95,10 +95,6 @@ class MRIFE(SegmentationModel):
         if self.enhance:
             f_seg = self.fuse(f_seg, self._reference()(x)[0])
         return self.decoder(f_seg)
-
-    def enhancement_features(self, x: torch.Tensor) -> torch.Tensor:
-        """The features fused at inference (teacher of the original image)."""
-        return self._reference()(x)[0]
 
     def compute_losses(self, x: torch.Tensor, target: torch.Tensor,
                        generator: torch.Generator | None = None, **kwargs) -> dict:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from backend.config import PRESETS
 from backend.models import ARCHITECTURES, BACKBONES, ModelConfig, build_model, preset
-from backend.models.config import PRESETS
 
 
 def _target(n: int, h: int, w: int) -> torch.Tensor:
@@ -77,6 +77,10 @@ def test_every_paper_row_is_a_configuration_that_runs():
         assert torch.isfinite(out["loss"]), name
     assert preset("B+M").sfce is False and preset("B+M+C").sfce is True
     assert preset("B").arch == "deeplabv3plus"
+    # aliases name the same configuration; no two presets are the same configuration
+    assert preset("baseline") == preset("B") and preset("mrife") == preset("B+M+C")
+    configs = [preset(n) for n in PRESETS]
+    assert all(a != b for i, a in enumerate(configs) for b in configs[i + 1:])
     assert isinstance(build_model(preset("fusion-concat", backbone="resnet18")).fuse_conv,
                       torch.nn.Module)
     assert build_model(preset("without-self-distillation", backbone="resnet18")).teacher is None

@@ -1,12 +1,14 @@
 """Every configuration value of the three networks, with the paper's values as defaults.
 
+Needs no torch: the plugin imports its lists (architectures, backbones, presets) from here.
+
 Where the paper leaves a value open the choice is documented next to its default. A config is a
 plain dataclass so it can be stored in a checkpoint (``asdict``) and rebuilt (``from_dict``).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 ARCHITECTURES = ("deeplabv3plus", "mrife", "icssn")
 BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101")
@@ -130,7 +132,6 @@ class ModelConfig:
     cls_weight: float = 1.0
     ocl_weight: float = 0.1
     socl_weight: float = 0.1
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.aspp_rates = tuple(self.aspp_rates)
@@ -176,6 +177,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict) -> ModelConfig:
         known = {f.name for f in fields(cls)}
+        data = {k: v for k, v in data.items() if not (k == "extra" and not v)}  # older files
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown model configuration keys: {sorted(unknown)}")
@@ -185,27 +187,28 @@ class ModelConfig:
         return replace(self, **changes)
 
 
-# Every ablation / cross-validation row of the paper's Tables III-VI as a configuration.
+# Every distinct configuration among the rows of the paper's Tables III-VI.
 PRESETS: dict[str, dict] = {
-    "baseline": {"arch": "deeplabv3plus", "se": False},            # Table III/IV "B"
+    "B": {"arch": "deeplabv3plus", "se": False},                    # Table III/IV baseline
     "icssn": {"arch": "icssn"},                                     # Table III
-    "mrife": {"arch": "mrife"},                                     # Table III, IV "B+M+C"
-    "B": {"arch": "deeplabv3plus", "se": False},
-    "B+M": {"arch": "mrife", "mfm": True, "sfce": False},
-    "B+M+C": {"arch": "mrife", "mfm": True, "sfce": True},
-    "seg-branch-only": {"arch": "mrife", "mfm": False, "sfce": False},
-    "block8": {"arch": "mrife", "block_size": 8},                   # Table V
-    "block16": {"arch": "mrife", "block_size": 16},
-    "edge+background": {"arch": "mrife", "mask_strategy": "edge_background"},  # Table VI
-    "interior+background": {"arch": "mrife", "mask_strategy": "interior_background"},
-    "all-blocks": {"arch": "mrife", "mask_strategy": "all"},
-    "fusion-add": {"arch": "mrife", "fusion": "add"},               # Sec. V-C-3
-    "fusion-concat": {"arch": "mrife", "fusion": "concat"},
-    "with-self-distillation": {"arch": "mrife", "self_distillation": True},  # Fig. 6
-    "without-self-distillation": {"arch": "mrife", "self_distillation": False},
+    "B+M": {"arch": "mrife", "mfm": True, "sfce": False},           # Table IV
+    "B+M+C": {"arch": "mrife", "mfm": True, "sfce": True},          # Table III/IV: MRIFE
+    "seg-branch-only": {"arch": "mrife", "mfm": False, "sfce": False},  # control (not a row)
+    "block16": {"arch": "mrife", "block_size": 16},                 # Table V
+    "interior+background": {"arch": "mrife", "mask_strategy": "interior_background"},  # VI
+    "all-blocks": {"arch": "mrife", "mask_strategy": "all"},        # Table VI
+    "fusion-concat": {"arch": "mrife", "fusion": "concat"},         # Sec. V-C-3
+    "without-self-distillation": {"arch": "mrife", "self_distillation": False},  # Fig. 6
     # not in the paper: MRIFE with the teacher's EMA ramped up (short runs, see ema_warmup)
     "mrife-ema-warmup": {"arch": "mrife", "ema_warmup": True},
 }
+# the paper's other names for rows that are one of the configurations above (MRIFE's defaults
+# are block 8, edge + background blocks, point-to-point addition, self-distillation)
+ALIASES: dict[str, str] = {
+    "baseline": "B", "mrife": "B+M+C", "block8": "B+M+C", "edge+background": "B+M+C",
+    "fusion-add": "B+M+C", "with-self-distillation": "B+M+C",
+}
+PRESET_NAMES = tuple(sorted(set(PRESETS) | set(ALIASES)))
 
 
 def arch_preset(arch: str, **overrides) -> ModelConfig:
@@ -215,8 +218,9 @@ def arch_preset(arch: str, **overrides) -> ModelConfig:
 
 def preset(name: str, **overrides) -> ModelConfig:
     """The configuration of a named row of the paper's tables, with overrides."""
+    name = ALIASES.get(name, name)
     if name not in PRESETS:
-        raise ValueError(f"unknown preset '{name}'; choose one of {sorted(PRESETS)}")
+        raise ValueError(f"unknown preset '{name}'; choose one of {list(PRESET_NAMES)}")
     values = dict(PRESETS[name])
     values.update(overrides)
     return ModelConfig(**values)
