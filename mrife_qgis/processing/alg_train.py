@@ -1,5 +1,5 @@
-"""``mrife:train``, ``mrife:exporttiles`` and ``mrife:evaluate``: fine-tuning on the user's own
-labels, the same inputs the panel's Train tab collects."""
+"""``mrife:train``: fine-tuning on the user's own labels, the same inputs the panel's Train tab
+collects."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ import tempfile
 from pathlib import Path
 
 from qgis.core import (
-    QgsProcessing,
-    QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
@@ -17,58 +15,18 @@ from qgis.core import (
     QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
-    QgsProcessingParameterFolderDestination,
-    QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
-    QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
-    QgsProcessingParameterVectorLayer,
 )
-
-from backend import errors
 
 from .. import training
 from ..deps import check_deps
-from ..settings import PluginSettings
 from ..training import ARCH_LABELS, ARCHS, BACKBONES
-from .errors import processing_error
+from .labelled import LabelledAlgorithm
 from .params import add_precision, precision_of
 
 
-class _Base(QgsProcessingAlgorithm):
-    RASTERS, LABELS, AREA = "RASTERS", "LABELS", "MAPPED_AREA"
-
-    def group(self) -> str:
-        return "Fine-tuning"
-
-    def groupId(self) -> str:  # noqa: N802
-        return "finetune"
-
-    def _add_label_parameters(self) -> None:
-        self.addParameter(QgsProcessingParameterMultipleLayers(
-            self.RASTERS, "Imagery (one or more raster layers)", QgsProcessing.TypeRaster))
-        self.addParameter(QgsProcessingParameterVectorLayer(
-            self.LABELS, "Label layer (landslide polygons)", [QgsProcessing.TypeVectorPolygon]))
-        self.addParameter(QgsProcessingParameterVectorLayer(
-            self.AREA, "Mapped area (completely labelled ground)",
-            [QgsProcessing.TypeVectorPolygon], optional=True))
-
-    def _label_inputs(self, parameters, context, feedback, work: Path):
-        layers = self.parameterAsLayerList(parameters, self.RASTERS, context)
-        try:
-            paths, inputs = training.label_inputs(
-                layers, self.parameterAsVectorLayer(parameters, self.LABELS, context),
-                self.parameterAsVectorLayer(parameters, self.AREA, context), work)
-        except ValueError as exc:
-            raise QgsProcessingException(str(exc)) from exc
-        for m in inputs.infos:
-            feedback.pushInfo(m)
-        for m in inputs.warnings:
-            feedback.pushWarning(m)
-        return layers, paths, inputs
-
-
-class TrainAlgorithm(_Base):
+class TrainAlgorithm(LabelledAlgorithm):
     BASE, SCRATCH, ARCH, BACKBONE = "BASE_MODEL", "FROM_SCRATCH", "ARCH", "BACKBONE"
     EPOCHS, BATCH, LR, FREEZE = "EPOCHS", "BATCH_SIZE", "LR", "FREEZE_ENCODER"
     TEST_SHARE = "TEST_SHARE"
@@ -208,165 +166,3 @@ class TrainAlgorithm(_Base):
         return {self.OUTPUT: str(out) if out.exists() else None,
                 "VAL_IOU": float(metrics.get("iou_landslide", 0.0)),
                 "VAL_F1": float(metrics.get("f1", 0.0)), "STATUS": result.status}
-
-
-class ExportTilesAlgorithm(_Base):
-    TILE, RES, RATIO, OUTPUT = "TILE_SIZE", "GROUND_RESOLUTION", "POS_NEG_RATIO", "OUTPUT"
-
-    def name(self) -> str:
-        return "exporttiles"
-
-    def displayName(self) -> str:  # noqa: N802
-        return "Export training tiles"
-
-    def shortHelpString(self) -> str:  # noqa: N802
-        return ("Writes the tiles training would use as GeoTIFF image/mask pairs: "
-                "<folder>/<train|val|test>/images and masks (mask 1 landslide, 0 background, "
-                "255 not labelled). Positive tiles around landslides, negatives from labelled "
-                "ground at the chosen ratio.")
-
-    def createInstance(self):  # noqa: N802
-        return ExportTilesAlgorithm()
-
-    def initAlgorithm(self, config=None) -> None:  # noqa: N802
-        self._add_label_parameters()
-        self.addParameter(QgsProcessingParameterNumber(
-            self.TILE, "Tile size (pixels)", QgsProcessingParameterNumber.Integer, 512,
-            minValue=32))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.RES, "Ground resolution (m/pixel; 0: the raster's)",
-            QgsProcessingParameterNumber.Double, 0.0, minValue=0.0))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.RATIO, "Positive : negative tiles", QgsProcessingParameterNumber.Double, 3.0,
-            minValue=0.1))
-        self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT, "Tile folder"))
-        self.addOutput(QgsProcessingOutputNumber("TILES", "Tiles written"))
-
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        out = Path(self.parameterAsString(parameters, self.OUTPUT, context))
-        work = Path(tempfile.mkdtemp(prefix="mrife-tiles-"))
-        try:
-            layers, rasters, inputs = self._label_inputs(parameters, context, feedback, work)
-            tile = self.parameterAsInt(parameters, self.TILE, context)
-            res = self.parameterAsDouble(parameters, self.RES, context) or None
-            from backend.export import export_tiles
-            from backend.jobs import load_rasters
-
-            try:
-                parts, _summary, _facts = load_rasters(
-                    rasters, inputs.landslides, inputs.mapped_area, tile_size=tile,
-                    ground_resolution=res, split_seed=0, log=feedback.pushInfo)
-                counts = export_tiles(
-                    parts, out, tile, self.parameterAsDouble(parameters, self.RATIO, context),
-                    should_stop=feedback.isCanceled)
-            except OSError as exc:
-                if errors.user_message(exc) is None:
-                    raise QgsProcessingException(f"cannot write tiles to {out}: {exc}") from exc
-                raise processing_error(exc, f"{layers[0].name()}: ") from exc
-            except Exception as exc:
-                raise processing_error(exc, f"{layers[0].name()}: ") from exc
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        feedback.pushInfo(f"tiles per split: {counts}")
-        return {self.OUTPUT: str(out), "TILES": sum(counts.values())}
-
-
-class EvaluateAlgorithm(QgsProcessingAlgorithm):
-    INPUT, MODEL, LABELS, AREA, DEVICE, OUTPUT = ("INPUT", "MODEL", "LABELS", "MAPPED_AREA",
-                                                  "DEVICE", "OUTPUT")
-
-    def name(self) -> str:
-        return "evaluate"
-
-    def displayName(self) -> str:  # noqa: N802
-        return "Evaluate a model against labels"
-
-    def group(self) -> str:
-        return "Fine-tuning"
-
-    def groupId(self) -> str:  # noqa: N802
-        return "finetune"
-
-    def shortHelpString(self) -> str:  # noqa: N802
-        return ("Runs detection with the model over the raster (inside the mapped area when "
-                "given) and compares the result with the label layer's landslide polygons, "
-                "pixel by pixel on the raster's grid: PA, precision, recall, F1, landslide IoU, "
-                "mIoU (MRIFE eqs. 9-14) and object accuracy (share of labelled landslides "
-                "covered at least half). Writes them to a JSON file.")
-
-    def createInstance(self):  # noqa: N802
-        return EvaluateAlgorithm()
-
-    def initAlgorithm(self, config=None) -> None:  # noqa: N802
-        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, "Imagery"))
-        self.addParameter(QgsProcessingParameterFile(
-            self.MODEL, "Model file (empty: the bundled model)", extension="pt", optional=True))
-        self.addParameter(QgsProcessingParameterVectorLayer(
-            self.LABELS, "Label layer (landslide polygons)", [QgsProcessing.TypeVectorPolygon]))
-        self.addParameter(QgsProcessingParameterVectorLayer(
-            self.AREA, "Evaluate only inside (mapped area)", [QgsProcessing.TypeVectorPolygon],
-            optional=True))
-        self.addParameter(QgsProcessingParameterString(
-            self.DEVICE, "Device (empty: the panel's choice)", defaultValue="", optional=True))
-        self.addParameter(QgsProcessingParameterFileDestination(
-            self.OUTPUT, "Metrics (JSON)", "JSON (*.json)", optional=True))
-        for key in ("IOU_LANDSLIDE", "F1", "PRECISION", "RECALL", "MIOU", "PA",
-                    "OBJECT_ACCURACY"):
-            self.addOutput(QgsProcessingOutputNumber(key, key.replace("_", " ").lower()))
-
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        import json
-
-        from ..detection import default_model
-        from ..labels import training_inputs
-
-        status = check_deps()
-        if not status.ok:
-            raise QgsProcessingException(status.message())
-        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
-        labels = self.parameterAsVectorLayer(parameters, self.LABELS, context)
-        area = self.parameterAsVectorLayer(parameters, self.AREA, context)
-        model = self.parameterAsFile(parameters, self.MODEL, context) or default_model()
-        if not model:
-            raise QgsProcessingException("choose a model file")
-        device = self.parameterAsString(parameters, self.DEVICE, context).strip() or \
-            PluginSettings.load().device
-        work = Path(tempfile.mkdtemp(prefix="mrife-eval-"))
-        try:
-            try:
-                inputs = training_inputs(labels, area, layer.crs(), work, min_landslides=1)
-                raster = training.raster_paths([layer])[0]
-            except ValueError as exc:
-                raise QgsProcessingException(str(exc)) from exc
-            from backend import detect
-            from backend.checkpoint import load_model
-            from backend.geodata import polygon_metrics
-            from backend.inference import Cancelled
-
-            found = work / "found.gpkg"
-            try:
-                loaded = load_model(Path(model))
-                detect.detect(loaded, raster, found, None, detect.DetectOptions(
-                    aoi=inputs.mapped_area, device=device, min_area=0.0, source_name=layer.name()),
-                    progress=lambda d, t: feedback.setProgress(90.0 * d / max(t, 1)),
-                    should_stop=feedback.isCanceled, log=feedback.pushInfo)
-                metrics = polygon_metrics(
-                    found, inputs.landslides, raster, inputs.mapped_area)
-            except Cancelled:
-                feedback.reportError("cancelled")
-                return {}
-            except Exception as exc:
-                raise processing_error(exc, f"{layer.name()}: ") from exc
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        feedback.pushInfo(
-            f"landslide IoU {metrics['iou_landslide']:.3f}, F1 {metrics['f1']:.3f}, precision "
-            f"{metrics['precision']:.3f}, recall {metrics['recall']:.3f}, object accuracy "
-            f"{metrics['object_accuracy']:.2f} ({metrics['objects_found']}/{metrics['objects']})")
-        out = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
-        if out:
-            Path(out).write_text(json.dumps(metrics, indent=2) + "\n")
-        result = {k.upper(): metrics[k] for k in ("iou_landslide", "f1", "precision", "recall",
-                                                   "miou", "pa", "object_accuracy")}
-        result[self.OUTPUT] = out or None
-        return result

@@ -32,7 +32,9 @@ class MrifeProvider(QgsProcessingProvider):
     def _algorithms() -> list:
         from .alg_detect import DetectAlgorithm
         from .alg_device import DeviceInfoAlgorithm
-        from .alg_train import EvaluateAlgorithm, ExportTilesAlgorithm, TrainAlgorithm
+        from .alg_evaluate import EvaluateAlgorithm
+        from .alg_export_tiles import ExportTilesAlgorithm
+        from .alg_train import TrainAlgorithm
 
         return [DeviceInfoAlgorithm(), DetectAlgorithm(), TrainAlgorithm(),
                 ExportTilesAlgorithm(), EvaluateAlgorithm()]
