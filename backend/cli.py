@@ -29,27 +29,31 @@ def _cmd_devices(args: argparse.Namespace) -> int:
 
 
 def _progress_printer(quiet: bool):
+    from .events import Epoch, Plan, Step
+
     last = [0.0]
 
-    def show(ev: dict) -> None:
-        if ev["event"] == "plan":
-            if ev.get("eta_s") is not None:
-                print(f"{ev['steps_left']} training steps ({ev['train_tiles']} training, "
-                      f"{ev['val_tiles']} validation tiles) on {ev['device']}: expected about "
-                      f"{ev['eta_s'] / 60:.1f} min ({ev['seconds_per_step']:.2f} s per step); "
-                      f"compute: {ev['compute']}", flush=True)
-            if not ev["val_tiles"]:
+    def show(ev) -> None:
+        if isinstance(ev, Plan):
+            if ev.eta_s is not None:
+                print(f"{ev.steps_left} training steps ({ev.train_tiles} training, "
+                      f"{ev.val_tiles} validation tiles) on {ev.device}: expected about "
+                      f"{ev.eta_s / 60:.1f} min ({ev.seconds_per_step:.2f} s per step); "
+                      f"compute: {ev.compute}", flush=True)
+            if not ev.val_tiles:
                 print("no validation tiles: the last epoch is kept, without metrics",
                       flush=True)
-        elif ev["event"] == "epoch":
-            keys = ("train_loss", "val_iou_landslide", "val_f1", "best_iou")
+        elif isinstance(ev, Epoch):
+            shown = {"epoch": ev.epoch, "train_loss": ev.train_loss,
+                     "val_iou_landslide": ev.val_iou, "val_f1": ev.val_f1,
+                     "best_iou": ev.best_iou}
             print(json.dumps({k: round(v, 4) if isinstance(v, float) else v
-                              for k, v in ev.items() if k in keys or k == "epoch"}), flush=True)
-        elif ev["event"] == "step" and not quiet and time.monotonic() - last[0] > 10:
+                              for k, v in shown.items() if v is not None}), flush=True)
+        elif isinstance(ev, Step) and not quiet and time.monotonic() - last[0] > 10:
             last[0] = time.monotonic()
-            losses = " ".join(f"{k}={v:.3f}" for k, v in ev["losses"].items())
-            print(f"epoch {ev['epoch']}/{ev['epochs']} step {ev['step']}/{ev['steps']} {losses} "
-                  f"eta {ev['eta_s'] / 60:.1f} min", flush=True)
+            losses = " ".join(f"{k}={v:.3f}" for k, v in ev.losses.items())
+            print(f"epoch {ev.epoch}/{ev.epochs} step {ev.step}/{ev.steps} {losses} "
+                  f"eta {ev.eta_s / 60:.1f} min", flush=True)
     return show
 
 

@@ -89,6 +89,8 @@ class ModelConfig:
         embed_dim: width of the object-level (siamese) projection.
         cls_weight, ocl_weight, socl_weight: weights of the classification, object-level
             contrast and sub-object-level (boundary) contrast losses.
+        icssn_cycle: the iterative schedule: this many classification-phase steps, then this
+            many segmentation-phase steps, over the shared extractor (default 1 and 1).
     """
 
     arch: str = "mrife"
@@ -132,10 +134,12 @@ class ModelConfig:
     cls_weight: float = 1.0
     ocl_weight: float = 0.1
     socl_weight: float = 0.1
+    icssn_cycle: tuple[int, int] = (1, 1)
 
     def __post_init__(self) -> None:
         self.aspp_rates = tuple(self.aspp_rates)
         self.decoder_channels = tuple(self.decoder_channels)
+        self.icssn_cycle = tuple(self.icssn_cycle)
         checks = [
             (self.arch in ARCHITECTURES, f"arch must be one of {ARCHITECTURES}"),
             (self.backbone in BACKBONES, f"backbone must be one of {BACKBONES}"),

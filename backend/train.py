@@ -8,9 +8,9 @@
   GPUs, float32 channels-last otherwise); validation runs under the same policy.
 - Model and resume files are written on a background thread (``BackgroundWriter``), overlapping
   the next epoch; the run waits for the last write before it returns.
-- MRIFE: the EMA teacher is updated after every optimizer step. ICSSN: the iterative schedule
-  alternates classification-phase and segmentation-phase steps over the shared extractor
-  (``icssn_cycle`` steps of each, default 1 and 1).
+- MRIFE: the EMA teacher is updated after every optimizer step. Architecture-specific loss
+  arguments come from the model (``loss_arguments``: ICSSN alternates classification-phase and
+  segmentation-phase steps, ``ModelConfig.icssn_cycle``).
 - Every step draws its randomness (dropout, mask choice) from (seed, step), and every tile's
   augmentation from (seed, epoch, index): a CPU run is repeatable, and a resumed run continues
   exactly as an uninterrupted one would.
@@ -24,12 +24,13 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from . import events
 from .checkpoint import (
     BackgroundWriter,
     DataContract,
@@ -62,7 +63,6 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "auto"        # backend.compute.PRECISIONS
     freeze_encoder: bool = False   # freeze the ResNet backbone(s); ASPP, SE, decoder train
-    icssn_cycle: tuple[int, int] = (1, 1)
     max_steps_per_epoch: int | None = None
     init_from: str | None = None   # fine-tune: start from this model file's weights
     # decision threshold: the one of metrics.THRESHOLDS with the best validation landslide IoU
@@ -136,169 +136,208 @@ def evaluate_tiles(model: SegmentationModel, dataset: TileDataset, device: torch
 def train(model_cfg: ModelConfig, train_ds: TileDataset, val_ds: TileDataset | None,
           cfg: TrainConfig, out: Path, contract: DataContract, *,
           training_data: dict | None = None, resume: bool = False,
-          progress: Callable[[dict], None] | None = None,
+          progress: Callable[[events.Plan | events.Step | events.Epoch], None] | None = None,
           should_stop: Callable[[], bool] | None = None) -> TrainResult:
     """Train and write the best model to ``out``; see the module docstring."""
-    out = Path(out)
-    rpath = resume_path_for(out)
-    for target in (out, rpath):           # half-written files of a killed run into ``out``
-        remove_stale(out.parent, f".{target.name}.*.part")
-    device = torch.device(resolve_device(cfg.device).key)
-    cuda = device.type == "cuda"
-    policy = choose(cfg.precision, device)
-    set_threads()
-    torch.manual_seed(cfg.seed)
-    model = build_model(model_cfg)
-    if cfg.init_from:
-        src = read_payload(Path(cfg.init_from))
-        base = ModelConfig.from_dict(src["model_config"])
-        if (base.arch, base.backbone, base.in_channels) != (model_cfg.arch, model_cfg.backbone,
-                                                            model_cfg.in_channels):
-            raise TrainingError(f"cannot fine-tune from {Path(cfg.init_from).name}: it is a "
-                                f"{base.arch}/{base.backbone} model with {base.in_channels} "
-                                "band(s); choose the same architecture, backbone and bands")
-        model.load_state_dict(weights_from_payload(src), strict=not src.get("inference_only"))
-        if src.get("inference_only") and getattr(model, "teacher", None) is not None:
-            # shipped files leave out the student: it restarts as a copy of the teacher (as at
-            # the start of self-distillation)
-            model.student.load_state_dict(model.teacher.state_dict())
-    frozen = _freeze_backbones(model) if cfg.freeze_encoder else []
-    policy.prepare_model(model.to(device))
-    params = model.trainable_parameters()
-    opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
-                          weight_decay=cfg.weight_decay)
-    batches_per_epoch = _batches(len(train_ds), cfg)
-    if batches_per_epoch == 0:
-        raise TrainingError("no training tiles: label some landslides inside the raster")
-    total = cfg.epochs * batches_per_epoch
-    model.plan_steps(total)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: max(1.0 - s / total, 0.0) ** cfg.poly_power)
-    scaler = torch.amp.GradScaler("cuda", enabled=cuda and policy.grad_scaling)
-    writer = BackgroundWriter()
-
-    epoch, skip, step, best, history = 0, 0, 0, -1.0, []
-    best_metrics: dict = {}
-    sums: dict[str, float] = {}
-    if resume and not rpath.exists():
-        raise TrainingError(f"nothing to resume: {rpath} does not exist (the run completed, or "
-                            "never started); run again without resume to start afresh")
+    run = _Run(model_cfg, train_ds, val_ds, cfg, Path(out), contract, training_data)
     if resume:
-        state = read_payload(rpath, device, resume=True)
-        model.load_state_dict(state["state_dict"])
-        r = state["resume"]
-        opt.load_state_dict(r["optimizer"])
-        sched.load_state_dict(r["scheduler"])
-        scaler.load_state_dict(r["scaler"])
-        epoch, skip, step = r["epoch"], r["step_in_epoch"], r["global_step"]
-        best, best_metrics, history = r["best_score"], r["best_metrics"], r["history"]
-        sums = r["epoch_sums"]
-
-    def save_resume(ep: int, in_epoch: int, partial: dict) -> None:
-        payload = model_payload(model, contract, training_data=training_data,
-                                train_config=asdict(cfg))
-        payload["resume"] = snapshot({
-            "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-            "scaler": scaler.state_dict(), "epoch": ep, "step_in_epoch": in_epoch,
-            "global_step": step, "best_score": best, "best_metrics": best_metrics,
-            "history": history, "epoch_sums": partial})
-        writer.save(payload, rpath)
-
+        run.restore()
     if progress is not None:
-        per_step = _seconds_per_step(model, model_cfg, train_ds, cfg, device, policy) \
-            if cfg.estimate_time else None
-        val_batches = -(-len(val_ds) // cfg.batch_size) if val_ds is not None else 0
-        left = total - step
-        progress({"event": "plan", "epochs": cfg.epochs, "steps_per_epoch": batches_per_epoch,
-                  "total_steps": total, "steps_left": left, "train_tiles": len(train_ds),
-                  "val_tiles": len(val_ds) if val_ds is not None else 0,
-                  "device": device.type, "compute": policy.describe(),
-                  "seconds_per_step": per_step,
-                  # validation is a forward pass only: about a third of a training step
-                  "eta_s": None if per_step is None else
-                  per_step * (left + (cfg.epochs - epoch) * val_batches / 3.0)})
+        progress(run.plan())
+    while run.epoch < cfg.epochs:
+        if not run.train_one_epoch(progress, should_stop):
+            run.save_resume(run.batch)
+            run.writer.wait()
+            return TrainResult("cancelled", run.out if run.out.exists() else None, run.rpath,
+                               run.epoch, run.best_metrics, run.history)
+        ev = run.validate_and_save()
+        if progress is not None:
+            progress(ev)
+    run.writer.wait()
+    run.rpath.unlink(missing_ok=True)
+    return TrainResult("completed", run.out, run.rpath, run.epoch, run.best_metrics, run.history)
 
-    t0, steps_at_start = time.monotonic(), step
-    while epoch < cfg.epochs:
-        train_ds.set_epoch(epoch)
-        order = np.random.default_rng([cfg.seed, epoch]).permutation(len(train_ds))
+
+class _Run:
+    """One training run's state: model, optimizer, schedule, counters; ``restore`` continues a
+    resume file, ``train_one_epoch`` / ``validate_and_save`` make one epoch, ``save_resume``
+    writes the resume file (the two writes go through one background writer)."""
+
+    def __init__(self, model_cfg: ModelConfig, train_ds: TileDataset,
+                 val_ds: TileDataset | None, cfg: TrainConfig, out: Path,
+                 contract: DataContract, training_data: dict | None) -> None:
+        self.model_cfg, self.train_ds, self.val_ds, self.cfg = model_cfg, train_ds, val_ds, cfg
+        self.out, self.rpath = out, resume_path_for(out)
+        self.contract, self.training_data = contract, training_data
+        for target in (out, self.rpath):       # half-written files of a killed run into ``out``
+            remove_stale(out.parent, f".{target.name}.*.part")
+        self.device = torch.device(resolve_device(cfg.device).key)
+        self.policy = choose(cfg.precision, self.device)
+        set_threads()
+        torch.manual_seed(cfg.seed)
+        self.model = _initial_model(model_cfg, cfg)
+        self.frozen = _freeze_backbones(self.model) if cfg.freeze_encoder else []
+        self.policy.prepare_model(self.model.to(self.device))
+        self.opt = torch.optim.SGD(self.model.trainable_parameters(), lr=cfg.lr,
+                                   momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        self.batches = _batches(len(train_ds), cfg)
+        if self.batches == 0:
+            raise TrainingError("no training tiles: label some landslides inside the raster")
+        self.total = total = cfg.epochs * self.batches
+        self.model.plan_steps(total)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(
+            self.opt, lambda s: max(1.0 - s / total, 0.0) ** cfg.poly_power)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.device.type == "cuda"
+                                           and self.policy.grad_scaling)
+        self.writer = BackgroundWriter()
+        self.epoch, self.batch, self.step, self.best = 0, 0, 0, -1.0
+        self.best_metrics: dict = {}
+        self.history: list[dict] = []
+        self.sums: dict[str, float] = {}
+        self.t0, self.steps_at_start = time.monotonic(), 0
+
+    def restore(self) -> None:
+        """Continue from the resume file exactly where it stopped."""
+        if not self.rpath.exists():
+            raise TrainingError(f"nothing to resume: {self.rpath} does not exist (the run "
+                                "completed, or never started); run again without resume to "
+                                "start afresh")
+        state = read_payload(self.rpath, self.device, resume=True)
+        self.model.load_state_dict(state["state_dict"])
+        r = state["resume"]
+        self.opt.load_state_dict(r["optimizer"])
+        self.sched.load_state_dict(r["scheduler"])
+        self.scaler.load_state_dict(r["scaler"])
+        self.epoch, self.batch, self.step = r["epoch"], r["step_in_epoch"], r["global_step"]
+        self.best, self.best_metrics, self.history = r["best_score"], r["best_metrics"], \
+            r["history"]
+        self.sums = r["epoch_sums"]
+        self.steps_at_start = self.step
+
+    def plan(self) -> events.Plan:
+        cfg = self.cfg
+        per_step = _seconds_per_step(self.model, self.train_ds, cfg, self.device,
+                                     self.policy) if cfg.estimate_time else None
+        val_batches = -(-len(self.val_ds) // cfg.batch_size) if self.val_ds is not None else 0
+        left = self.total - self.step
+        return events.Plan(
+            epochs=cfg.epochs, steps_per_epoch=self.batches, total_steps=self.total,
+            steps_left=left, train_tiles=len(self.train_ds),
+            val_tiles=len(self.val_ds) if self.val_ds is not None else 0,
+            device=self.device.type, compute=self.policy.describe(), seconds_per_step=per_step,
+            # validation is a forward pass only: about a third of a training step
+            eta_s=None if per_step is None else
+            per_step * (left + (cfg.epochs - self.epoch) * val_batches / 3.0))
+
+    def train_one_epoch(self, progress, should_stop) -> bool:
+        """The rest of the current epoch's steps; False when ``should_stop`` stopped it (the
+        position is kept in ``self.batch``)."""
+        cfg, model = self.cfg, self.model
+        self.train_ds.set_epoch(self.epoch)
+        order = np.random.default_rng([cfg.seed, self.epoch]).permutation(len(self.train_ds))
         model.train()
-        for m in frozen:
+        for m in self.frozen:
             m.eval()
-        for b in range(skip, batches_per_epoch):
+        while self.batch < self.batches:
             if should_stop is not None and should_stop():
-                save_resume(epoch, b, sums)
-                writer.wait()
-                return TrainResult("cancelled", out if out.exists() else None, rpath, epoch,
-                                   best_metrics, history)
-            idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-            x, y = _batch(train_ds, idx, device)
-            x = policy.prepare_input(x)
-            torch.manual_seed(_step_seed(cfg.seed, step))
-            gen = torch.Generator().manual_seed(_step_seed(cfg.seed, step))
-            kwargs = {}
-            if model_cfg.arch == "icssn":
-                n_cls, n_seg = cfg.icssn_cycle
-                kwargs["phase"] = "classification" if step % (n_cls + n_seg) < n_cls \
-                    else "segmentation"
-            with policy.autocast():
-                losses = model.compute_losses(x, y, gen, **kwargs)
+                return False
+            b = self.batch
+            x, y = _batch(self.train_ds, order[b * cfg.batch_size:(b + 1) * cfg.batch_size],
+                          self.device)
+            x = self.policy.prepare_input(x)
+            torch.manual_seed(_step_seed(cfg.seed, self.step))
+            gen = torch.Generator().manual_seed(_step_seed(cfg.seed, self.step))
+            with self.policy.autocast():
+                losses = model.compute_losses(x, y, gen, **model.loss_arguments(self.step))
             loss = losses["loss"]
             if not torch.isfinite(loss):
-                writer.wait()
-                kept = (f" The last good state is kept in {rpath.name} (--resume)."
-                        if rpath.exists() else "")
+                self.writer.wait()
+                kept = (f" The last good state is kept in {self.rpath.name} (--resume)."
+                        if self.rpath.exists() else "")
                 raise TrainingError(
-                    f"the loss became {float(loss.detach())} at epoch {epoch + 1}, step {b + 1}; "
-                    f"lower the learning rate (now {cfg.lr}) or check the imagery for invalid "
-                    f"values.{kept}")
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-            sched.step()
+                    f"the loss became {float(loss.detach())} at epoch {self.epoch + 1}, step "
+                    f"{b + 1}; lower the learning rate (now {cfg.lr}) or check the imagery for "
+                    f"invalid values.{kept}")
+            self.opt.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.opt)
+            self.scaler.update()
+            self.sched.step()
             model.update_teacher()
-            step += 1
+            self.step += 1
+            self.batch += 1
             scalars = {k: float(v.detach()) for k, v in losses.items()
                        if k != "logits" and torch.is_tensor(v) and v.ndim == 0}
             for k, v in scalars.items():
-                sums[k] = sums.get(k, 0.0) + v
+                self.sums[k] = self.sums.get(k, 0.0) + v
             if progress is not None:
-                done = step - steps_at_start
-                left = total - step
-                eta = (time.monotonic() - t0) / max(done, 1) * left
-                progress({"event": "step", "epoch": epoch + 1, "epochs": cfg.epochs,
-                          "step": b + 1, "steps": batches_per_epoch, "global_step": step,
-                          "total_steps": total, "lr": sched.get_last_lr()[0],
-                          "losses": scalars,
-                          "eta_s": eta})
-        skip = 0
-        n = max(batches_per_epoch, 1)
-        record = {"epoch": epoch + 1, **{f"train_{k}": v / n for k, v in sums.items()}}
-        if val_ds is not None and len(val_ds):
-            metrics = evaluate_tiles(model, val_ds, device, cfg.batch_size, policy)
-            record.update({f"val_{k}": v for k, v in metrics.items()})
+                done, left = self.step - self.steps_at_start, self.total - self.step
+                progress(events.Step(
+                    epoch=self.epoch + 1, epochs=cfg.epochs, step=b + 1, steps=self.batches,
+                    global_step=self.step, total_steps=self.total,
+                    lr=self.sched.get_last_lr()[0], losses=scalars,
+                    eta_s=(time.monotonic() - self.t0) / max(done, 1) * left))
+        return True
+
+    def validate_and_save(self) -> events.Epoch:
+        """Validation metrics, the best model so far, and the resume file, after an epoch."""
+        cfg = self.cfg
+        n = max(self.batches, 1)
+        train_means = {k: v / n for k, v in self.sums.items()}
+        if self.val_ds is not None and len(self.val_ds):
+            metrics = evaluate_tiles(self.model, self.val_ds, self.device, cfg.batch_size,
+                                     self.policy)
             score = metrics["iou_at_threshold" if cfg.choose_threshold else "iou_landslide"]
         else:
-            metrics, score = {}, float(epoch)
-        history.append(record)
-        epoch += 1
-        if score > best:
-            best, best_metrics = score, metrics
-            writer.save(model_payload(model, contract, metrics=metrics,
-                                      training_data=training_data, train_config=asdict(cfg),
-                                      name=out.stem, decision=_decision(metrics, cfg)), out)
-        save_resume(epoch, 0, {})
-        sums = {}
-        if progress is not None:
-            progress({"event": "epoch", **record, "best_iou": best})
-    writer.wait()
-    rpath.unlink(missing_ok=True)
-    return TrainResult("completed", out, rpath, epoch, best_metrics, history)
+            metrics, score = {}, float(self.epoch)
+        ev = events.Epoch(self.epoch + 1, train_means, metrics)
+        self.history.append(ev.record())
+        self.epoch += 1
+        self.batch = 0
+        if score > self.best:
+            self.best, self.best_metrics = score, metrics
+            self.writer.save(model_payload(self.model, self.contract, metrics=metrics,
+                                           training_data=self.training_data,
+                                           train_config=asdict(cfg), name=self.out.stem,
+                                           decision=_decision(metrics, cfg)), self.out)
+        self.sums = {}
+        self.save_resume(0)
+        return replace(ev, best_iou=self.best)
+
+    def save_resume(self, in_epoch: int) -> None:
+        payload = model_payload(self.model, self.contract, training_data=self.training_data,
+                                train_config=asdict(self.cfg))
+        payload["resume"] = snapshot({
+            "optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
+            "scaler": self.scaler.state_dict(), "epoch": self.epoch, "step_in_epoch": in_epoch,
+            "global_step": self.step, "best_score": self.best,
+            "best_metrics": self.best_metrics, "history": self.history,
+            "epoch_sums": self.sums if in_epoch else {}})
+        self.writer.save(payload, self.rpath)
 
 
-def _seconds_per_step(model: SegmentationModel, model_cfg: ModelConfig, train_ds: TileDataset,
-                      cfg: TrainConfig, device: torch.device, policy: ComputePolicy) -> float:
+def _initial_model(model_cfg: ModelConfig, cfg: TrainConfig) -> SegmentationModel:
+    """A new network, or the weights of ``cfg.init_from`` (fine-tuning)."""
+    model = build_model(model_cfg)
+    if not cfg.init_from:
+        return model
+    src = read_payload(Path(cfg.init_from))
+    base = ModelConfig.from_dict(src["model_config"])
+    if (base.arch, base.backbone, base.in_channels) != (model_cfg.arch, model_cfg.backbone,
+                                                        model_cfg.in_channels):
+        raise TrainingError(f"cannot fine-tune from {Path(cfg.init_from).name}: it is a "
+                            f"{base.arch}/{base.backbone} model with {base.in_channels} "
+                            "band(s); choose the same architecture, backbone and bands")
+    model.load_state_dict(weights_from_payload(src), strict=not src.get("inference_only"))
+    if src.get("inference_only") and getattr(model, "teacher", None) is not None:
+        # shipped files leave out the student: it restarts as a copy of the teacher (as at
+        # the start of self-distillation)
+        model.student.load_state_dict(model.teacher.state_dict())
+    return model
+
+
+def _seconds_per_step(model: SegmentationModel, train_ds: TileDataset, cfg: TrainConfig,
+                      device: torch.device, policy: ComputePolicy) -> float:
     """Wall time of one training step (forward, backward, optimizer, teacher update), measured
     on a copy of the model with the first batch: the second of two steps (the first warms up).
     The model, the random state and the data are left as they were."""
@@ -308,7 +347,7 @@ def _seconds_per_step(model: SegmentationModel, model_cfg: ModelConfig, train_ds
     x, y = _batch(train_ds, range(min(cfg.batch_size, len(train_ds))), device)
     x = policy.prepare_input(x)
     cuda = device.type == "cuda"
-    kwargs = {"phase": "segmentation"} if model_cfg.arch == "icssn" else {}
+    kwargs = model.loss_arguments(1)    # ICSSN: a segmentation-phase step (the costlier one)
     took = 0.0
     with torch.random.fork_rng(devices=[device] if cuda else []):
         for _ in range(2):

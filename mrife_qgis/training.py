@@ -12,6 +12,7 @@ from pathlib import Path
 
 from backend import devices, errors
 from backend.config import ARCHITECTURES, BACKBONES
+from backend.events import Epoch, Plan
 
 from .labels import TrainingInputs, training_inputs
 from .log import duration
@@ -229,29 +230,29 @@ def run(prep: PreparedTraining, *, log, progress, should_stop):
         raise TrainFailedError(f"{name}: {message}") from exc
 
 
-def describe_plan(ev: dict, device_label: str) -> str:
+def describe_plan(ev: Plan, device_label: str) -> str:
     """The expected time, stated before training goes on."""
-    text = (f"{ev['steps_left']} training step(s) ({ev['epochs']} epoch(s) of "
-            f"{ev['steps_per_epoch']}, {ev['train_tiles']} training and {ev['val_tiles']} "
+    text = (f"{ev.steps_left} training step(s) ({ev.epochs} epoch(s) of "
+            f"{ev.steps_per_epoch}, {ev.train_tiles} training and {ev.val_tiles} "
             "validation tiles)")
-    if not ev["val_tiles"]:
+    if not ev.val_tiles:
         text += ("; no validation tiles (the labelled area is too small to hold out a block): "
                  "the last epoch is kept, without metrics. Label a larger area for a measured "
                  "model")
-    if ev.get("eta_s") is not None:
-        text += (f"; expected time about {duration(ev['eta_s'])} on {device_label} "
-                 f"({ev['seconds_per_step']:.2f} s per step)")
-    if ev.get("compute"):
-        text += f"; compute: {ev['compute']}"
+    if ev.eta_s is not None:
+        text += (f"; expected time about {duration(ev.eta_s)} on {device_label} "
+                 f"({ev.seconds_per_step:.2f} s per step)")
+    if ev.compute:
+        text += f"; compute: {ev.compute}"
     return text
 
 
-def describe_epoch(ev: dict, epochs: int, eta_s: float | None) -> str:
-    parts = [f"epoch {ev['epoch']}/{epochs}", f"loss {ev.get('train_loss', float('nan')):.4f}"]
-    if "val_iou_landslide" in ev:
-        parts += [f"validation landslide IoU {ev['val_iou_landslide']:.3f}",
-                  f"F1 {ev.get('val_f1', 0):.3f}"]
-    if eta_s is not None and ev["epoch"] < epochs:
+def describe_epoch(ev: Epoch, epochs: int, eta_s: float | None) -> str:
+    loss = ev.train_loss if ev.train_loss is not None else float("nan")
+    parts = [f"epoch {ev.epoch}/{epochs}", f"loss {loss:.4f}"]
+    if ev.val_iou is not None:
+        parts += [f"validation landslide IoU {ev.val_iou:.3f}", f"F1 {ev.val_f1 or 0:.3f}"]
+    if eta_s is not None and ev.epoch < epochs:
         parts.append(f"about {duration(eta_s)} left")
     return ", ".join(parts)
 

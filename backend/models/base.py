@@ -36,6 +36,11 @@ class SegmentationModel(nn.Module):
     def update_teacher(self) -> None:
         """Called after each optimizer step; only MRIFE has a teacher."""
 
+    def loss_arguments(self, step: int) -> dict:
+        """Architecture-specific keyword arguments of ``compute_losses`` at global step
+        ``step`` (ICSSN's training phase); none by default."""
+        return {}
+
     def plan_steps(self, total: int) -> None:
         """Told by the trainer how many optimizer steps the run has (MRIFE sizes its EMA
         window from it, see ``ModelConfig.ema_horizon``)."""

@@ -77,6 +77,12 @@ class ICSSN(SegmentationModel):
         """Probability (N,) that each tile contains a landslide."""
         return torch.sigmoid(self.classify_logits(x).float())
 
+    def loss_arguments(self, step: int) -> dict:
+        """The iterative schedule: ``icssn_cycle[0]`` classification-phase steps, then
+        ``icssn_cycle[1]`` segmentation-phase steps, repeated."""
+        n_cls, n_seg = self.cfg.icssn_cycle
+        return {"phase": "classification" if step % (n_cls + n_seg) < n_cls else "segmentation"}
+
     def compute_losses(self, x: torch.Tensor, target: torch.Tensor,
                        generator: torch.Generator | None = None, phase: str = "joint",
                        **kwargs) -> dict:

@@ -32,6 +32,8 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
+from backend import events
+
 from .. import training
 from ..deps import check_deps
 from ..detection import default_model
@@ -55,10 +57,10 @@ class TrainTask(PanelTask):
         super().__init__(description, workdir)
         self.prep = prep
 
-    def _progress(self, ev: dict) -> None:
-        if ev["event"] == "step":
-            self.setProgress(100.0 * ev["global_step"] / max(ev["total_steps"], 1))
-        self.reported.emit(dict(ev))
+    def _progress(self, ev) -> None:
+        if isinstance(ev, events.Step):
+            self.setProgress(100.0 * ev.fraction)
+        self.reported.emit(ev)             # frozen dataclasses: safe to hand across threads
 
     def work(self) -> bool:
         self.result = training.run(self.prep, log=self.message.emit, progress=self._progress,
@@ -320,27 +322,25 @@ class TrainPanel(QWidget):
             self.status.setText("Cancelling: saving a resumable checkpoint...")
             self.task.cancel()
 
-    def _event(self, ev: dict) -> None:
-        kind = ev.get("event")
-        if kind == "plan":
+    def _event(self, ev) -> None:
+        if isinstance(ev, events.Plan):
             text = training.describe_plan(ev, self.prep.device_label)
             self._log(text)
             self.status.setText(f"Training: {text}")
-            if ev.get("device") == "cpu" and ev.get("eta_s") is not None:
+            if ev.device == "cpu" and ev.eta_s is not None:
                 log(f"No GPU: training goes on on the CPU, {text}", Qgis.Warning,
                     bar=self.iface.messageBar(), duration=15)
-        elif kind == "step":
-            self._eta = ev.get("eta_s")
-            x = ev["epoch"] - 1 + ev["step"] / max(ev["steps"], 1)
-            self.plot.add("loss (step)", x, ev.get("losses", {}).get("loss"))
+        elif isinstance(ev, events.Step):
+            self._eta = ev.eta_s
+            x = ev.epoch - 1 + ev.step / max(ev.steps, 1)
+            self.plot.add("loss (step)", x, ev.losses.get("loss"))
             left = f", about {duration(self._eta)} left" if self._eta else ""
-            self.status.setText(f"Epoch {ev['epoch']}/{ev['epochs']}, step {ev['step']}/"
-                                f"{ev['steps']}{left}")
-        elif kind == "epoch":
-            e = ev["epoch"]
-            self.plot.add("loss (epoch)", e, ev.get("train_loss"))
-            self.plot.add("val IoU", e, ev.get("val_iou_landslide"))
-            self.plot.add("val F1", e, ev.get("val_f1"))
+            self.status.setText(f"Epoch {ev.epoch}/{ev.epochs}, step {ev.step}/"
+                                f"{ev.steps}{left}")
+        elif isinstance(ev, events.Epoch):
+            self.plot.add("loss (epoch)", ev.epoch, ev.train_loss)
+            self.plot.add("val IoU", ev.epoch, ev.val_iou)
+            self.plot.add("val F1", ev.epoch, ev.val_f1)
             self._log(training.describe_epoch(ev, self.prep.request.epochs, self._eta))
 
     def _done(self, task: TrainTask, ok: bool) -> None:

@@ -19,6 +19,8 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
+from backend import events
+
 from .. import training
 from ..deps import check_deps
 from ..training import ARCH_LABELS, ARCHS, BACKBONES
@@ -139,14 +141,14 @@ class TrainAlgorithm(LabelledAlgorithm):
                 feedback.pushWarning(m)
             eta = {"s": None}
 
-            def progress(ev: dict) -> None:
-                if ev["event"] == "plan":
+            def progress(ev) -> None:
+                if isinstance(ev, events.Plan):
                     text = training.describe_plan(ev, prep.device_label)
-                    (feedback.pushWarning if ev["device"] == "cpu" else feedback.pushInfo)(text)
-                elif ev["event"] == "step":
-                    feedback.setProgress(100.0 * ev["global_step"] / max(ev["total_steps"], 1))
-                    eta["s"] = ev.get("eta_s")
-                elif ev["event"] == "epoch":
+                    (feedback.pushWarning if ev.device == "cpu" else feedback.pushInfo)(text)
+                elif isinstance(ev, events.Step):
+                    feedback.setProgress(100.0 * ev.fraction)
+                    eta["s"] = ev.eta_s
+                elif isinstance(ev, events.Epoch):
                     feedback.pushInfo(training.describe_epoch(ev, req.epochs, eta["s"]))
 
             try:

@@ -14,6 +14,7 @@ from osgeo import gdal, ogr
 from backend.checkpoint import BackgroundWriter, load_model, read_payload
 from backend.compute import choose, cpu_has_native_bf16, physical_cores
 from backend.detect import DetectOptions, detect
+from backend.events import Plan, Step
 from backend.inference import predict_batch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,10 +119,10 @@ def test_training_under_auto_writes_loadable_models(tmp_path):
                                     precision="auto"), out, tile_size=128,
                         ground_resolution=4.0, progress=events.append, log=lambda m: None)
     assert r.status == "completed" and out.exists() and not out.with_suffix(".resume.pt").exists()
-    plan = next(e for e in events if e["event"] == "plan")
-    assert plan["compute"].startswith(choose("auto", "cpu").label)
-    steps = [e for e in events if e["event"] == "step"]
-    assert steps and all(np.isfinite(v) for e in steps for v in e["losses"].values())
+    plan = next(e for e in events if isinstance(e, Plan))
+    assert plan.compute.startswith(choose("auto", "cpu").label)
+    steps = [e for e in events if isinstance(e, Step)]
+    assert steps and all(np.isfinite(v) for e in steps for v in e.losses.values())
     data = read_payload(out)
     assert all(v.dtype == torch.float32 for v in data["state_dict"].values()
                if v.is_floating_point())

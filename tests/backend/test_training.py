@@ -21,6 +21,7 @@ from backend.checkpoint import (
     read_payload,
     save_model,
 )
+from backend.events import Epoch, Plan, Step
 from backend.jobs import FolderData, evaluate_scenes, split_folder, train_on_folder
 from backend.models import ARCHITECTURES, ModelConfig, build_model
 from backend.train import TrainConfig, TrainingError, resume_path_for
@@ -57,10 +58,10 @@ def test_short_run_writes_complete_model_file(arch, small_sichuan, tmp_path):
     result = train_on_folder(small_sichuan, cfg, _tcfg(epochs=2), out, progress=events.append)
     assert result.status == "completed" and out.is_file()
     assert not resume_path_for(out).exists()          # removed once the run completed
-    steps = [e for e in events if e["event"] == "step"]
-    assert [e["global_step"] for e in steps] == [1, 2, 3, 4]
-    assert all("eta_s" in e and "loss" in e["losses"] for e in steps)
-    assert len([e for e in events if e["event"] == "epoch"]) == 2
+    steps = [e for e in events if isinstance(e, Step)]
+    assert [e.global_step for e in steps] == [1, 2, 3, 4]
+    assert all(e.eta_s >= 0 and "loss" in e.losses for e in steps)
+    assert len([e for e in events if isinstance(e, Epoch)]) == 2
 
     data = read_payload(out)
     assert data["model_config"]["arch"] == arch
@@ -72,7 +73,7 @@ def test_short_run_writes_complete_model_file(arch, small_sichuan, tmp_path):
     assert set(data["metrics"]) >= {"iou_landslide", "f1", "precision", "recall"}
     assert data["training_data"]["split"]["train"] and data["format_version"] == 1
     if arch == "icssn":  # the iterative schedule ran both phases
-        assert any("bce" in e["losses"] for e in steps) and any("ce" in e["losses"]
+        assert any("bce" in e.losses for e in steps) and any("ce" in e.losses
                                                                 for e in steps)
     if arch == "mrife":
         assert any(k.startswith("teacher.") for k in data["state_dict"])
@@ -159,9 +160,9 @@ def test_time_estimate_is_stated_first_and_leaves_the_run_unchanged(small_sichua
     train_on_folder(small_sichuan, cfg, _tcfg(epochs=2), tmp_path / "a.pt",
                     progress=events.append)
     plan = events[0]
-    assert plan["event"] == "plan" and [e["event"] for e in events[1:]].count("plan") == 0
-    assert plan["total_steps"] == 4 and plan["steps_per_epoch"] == 2
-    assert plan["seconds_per_step"] > 0 and plan["eta_s"] >= 4 * plan["seconds_per_step"]
+    assert isinstance(plan, Plan) and not any(isinstance(e, Plan) for e in events[1:])
+    assert plan.total_steps == 4 and plan.steps_per_epoch == 2
+    assert plan.seconds_per_step > 0 and plan.eta_s >= 4 * plan.seconds_per_step
     train_on_folder(small_sichuan, cfg, _tcfg(epochs=2, estimate_time=False), tmp_path / "b.pt",
                     progress=lambda e: None)
     a, b = read_payload(tmp_path / "a.pt"), read_payload(tmp_path / "b.pt")

@@ -14,6 +14,7 @@ import torch
 from qgis.core import QgsProcessingException, QgsProject, QgsVectorLayer
 from qgis.PyQt.QtCore import QCoreApplication
 
+from backend.events import Epoch, Step
 from mrife_qgis import labels as lab
 
 from .conftest import sample_outlines
@@ -115,7 +116,7 @@ def test_train_tab_runs_a_task_and_hands_the_model_to_detect(dock, sample_layer,
     assert panel.task is not None and not panel.trainButton.isEnabled()
     panel.task.reported.connect(events.append)
     _wait(panel)
-    assert [e["event"] for e in events].count("epoch") == 2
+    assert sum(isinstance(e, Epoch) for e in events) == 2
     log = "\n".join(panel.log_lines)
     assert "15 landslide polygon(s)" in log and "no mapped-area layer" in log
     assert "expected time about" in log and "on CPU" in log
@@ -149,8 +150,8 @@ def test_train_tab_cancel_keeps_a_resumable_run(dock, sample_layer, label_layer,
     cancelled = []
 
     def cancel_at_first_step(ev):
-        if ev["event"] == "step" and not cancelled:
-            cancelled.append(ev["global_step"])
+        if isinstance(ev, Step) and not cancelled:
+            cancelled.append(ev.global_step)
             panel.cancelButton.click()
 
     panel.task.reported.connect(cancel_at_first_step)
