@@ -54,6 +54,8 @@ class DataContract:
         tile_size: training tile size in pixels.
         preprocessing: the fitted :class:`Preprocessing` as a dict.
         class_names: output classes.
+        settings: the training data settings (``backend.config.DataSettings``) as a dict;
+            empty in files written before they were recorded.
     """
 
     bands: list[str]
@@ -61,6 +63,7 @@ class DataContract:
     tile_size: int
     preprocessing: dict
     class_names: list[str] = field(default_factory=lambda: ["background", "landslide"])
+    settings: dict = field(default_factory=dict)    # the DataSettings it was trained with
 
     @property
     def preprocess(self) -> Preprocessing:

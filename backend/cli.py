@@ -95,7 +95,7 @@ def _settings_from_base(args: argparse.Namespace):
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .data import FOLDER_SPLIT, RASTER_SPLIT
+    from .config import DataSettings
     from .jobs import FolderData, train_on_folder, train_on_raster
     from .models import arch_preset, preset
     from .train import TrainConfig
@@ -111,8 +111,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
             arch_preset(args.arch or "mrife", **overrides)
     if args.set:
         cfg = cfg.with_(**_settings(args.set, cfg))
-    if args.tile_size % 16:
-        raise ValueError(f"--tile-size {args.tile_size} must be a multiple of 16")
+    data = DataSettings(tile_size=args.tile_size, ground_resolution=args.ground_resolution,
+                        pos_neg_ratio=args.pos_neg_ratio, preprocessing=args.preprocessing,
+                        split_seed=args.split_seed, split_ratios=_ratios(args.split_ratios))
     folders = _source_is_folders(args)
     tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                        seed=args.seed, device=args.device, freeze_encoder=args.freeze_encoder,
@@ -123,25 +124,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
     t = time.monotonic()
     common = dict(resume=args.resume, progress=_progress_printer(args.quiet))
     if folders:
-        data = FolderData(Path(args.images), Path(args.masks), tile_size=args.tile_size,
-                          source_resolution=args.source_resolution,
-                          ground_resolution=args.ground_resolution,
-                          pos_neg_ratio=args.pos_neg_ratio, preprocessing=args.preprocessing,
-                          split_seed=args.split_seed,
-                          split_ratios=_ratios(args.split_ratios, FOLDER_SPLIT))
-        result = train_on_folder(data, cfg, tcfg, Path(args.out), **common)
+        folder = FolderData(Path(args.images), Path(args.masks), data, args.source_resolution)
+        result = train_on_folder(folder, cfg, tcfg, Path(args.out), **common)
     else:
         if not args.mapped_area:
             print("no --mapped-area: the raster's whole extent is taken as completely labelled "
                   "(everything outside the landslide polygons is a negative example)")
         result = train_on_raster(Path(args.raster), Path(args.labels),
                                  Path(args.mapped_area) if args.mapped_area else None, cfg, tcfg,
-                                 Path(args.out), tile_size=args.tile_size,
-                                 ground_resolution=args.ground_resolution,
-                                 pos_neg_ratio=args.pos_neg_ratio,
-                                 preprocessing=args.preprocessing, split_seed=args.split_seed,
-                                 split_ratios=_ratios(args.split_ratios, RASTER_SPLIT),
-                                 **common)
+                                 Path(args.out), data, **common)
     print(f"{result.status} after {result.epochs_done} epoch(s) in "
           f"{time.monotonic() - t:.0f} s; best model: {result.best_path}")
     if result.best_metrics:
@@ -150,9 +141,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0 if result.status == "completed" else 3
 
 
-def _ratios(text: str | None, default: tuple) -> tuple[float, float, float]:
+def _ratios(text: str | None) -> tuple[float, float, float] | None:
     if not text:
-        return default
+        return None
     try:
         vals = tuple(float(v) for v in text.split(":"))
     except ValueError:
@@ -221,12 +212,14 @@ def _cmd_export_tiles(args: argparse.Namespace) -> int:
     from .export import export_tiles
 
     if _source_is_folders(args):
+        from .config import DataSettings
         from .jobs import FolderData, split_folder
 
-        parts, _ = split_folder(FolderData(Path(args.images), Path(args.masks),
-                                           source_resolution=args.source_resolution,
-                                           ground_resolution=args.ground_resolution,
-                                           split_seed=args.split_seed))
+        settings = DataSettings(tile_size=args.tile_size,
+                                ground_resolution=args.ground_resolution,
+                                split_seed=args.split_seed)
+        parts, _ = split_folder(FolderData(Path(args.images), Path(args.masks), settings,
+                                           args.source_resolution))
     else:
         from .geodata import load_raster_scenes
 

@@ -228,3 +228,57 @@ def preset(name: str, **overrides) -> ModelConfig:
     values = dict(PRESETS[name])
     values.update(overrides)
     return ModelConfig(**values)
+
+
+PREPROCESSING_MODES = ("dataset", "tile", "none")
+
+
+@dataclass
+class DataSettings:
+    """How training data is put on the grid, cut into tiles and split; validated here, recorded
+    in the model file's data contract (``settings``).
+
+    Attributes:
+        tile_size: training tile, pixels; a multiple of 16 (the networks' output stride 8 and
+            MRIFE's 16-pixel blocks), at least 32.
+        ground_resolution: metres per pixel to train at; None: the data's own (a
+            resolution-agnostic model for folders without georeference).
+        pos_neg_ratio: positive tiles per negative tile (paper: 3; 0: all negatives).
+        preprocessing: histogram equalisation mode (``backend.preprocess``).
+        split_seed: seed of the scene / block split.
+        split_ratios: training : validation : test shares; None: 6:2:2 for folders of scenes,
+            8:2:0 for a raster and labels (the user evaluates on their own polygons).
+    """
+
+    tile_size: int = 512
+    ground_resolution: float | None = None
+    pos_neg_ratio: float = 3.0
+    preprocessing: str = "dataset"
+    split_seed: int = 0
+    split_ratios: tuple[float, float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.split_ratios is not None:
+            self.split_ratios = tuple(float(r) for r in self.split_ratios)
+        r = self.split_ratios
+        checks = [
+            (self.tile_size >= 32 and self.tile_size % 16 == 0,
+             f"tile size {self.tile_size} must be a multiple of 16 and at least 32 (e.g. 128, "
+             "256, 512)"),
+            (self.ground_resolution is None or self.ground_resolution > 0,
+             f"ground resolution {self.ground_resolution} must be above 0 m/px"),
+            (self.pos_neg_ratio >= 0, "the positive : negative tile ratio must be 0 or more"),
+            (self.preprocessing in PREPROCESSING_MODES,
+             f"preprocessing must be one of {PREPROCESSING_MODES}"),
+            (r is None or (len(r) == 3 and min(r) >= 0 and r[0] > 0 and r[1] > 0),
+             f"split ratios {r}: training and validation shares above 0, test 0 or more"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    def ratios(self, default: tuple[float, float, float]) -> tuple[float, float, float]:
+        return self.split_ratios or default
+
+    def with_(self, **changes) -> DataSettings:
+        return replace(self, **changes)

@@ -3,13 +3,14 @@ folder of images and masks."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .checkpoint import DataContract, LoadedModel, check_bands
 from .compute import choose
+from .config import DataSettings
 from .data import (
     FOLDER_SPLIT,
     RASTER_SPLIT,
@@ -27,34 +28,26 @@ from .train import TrainConfig, TrainResult, train
 
 @dataclass
 class FolderData:
-    """Where the images are and how to tile them.
+    """Where the images are, their resolution, and how to tile them.
 
     Attributes:
         images, masks: the two folders.
-        tile_size: training tile, pixels.
-        source_resolution: the images' ground resolution (m/px) if known.
-        ground_resolution: resolution to train at (m/px); needs ``source_resolution``. Without
-            both the model is resolution-agnostic and detection runs at native resolution.
-        pos_neg_ratio: positive tiles per negative tile (paper: 3).
-        preprocessing: histogram equalisation mode (see ``preprocess.py``).
-        split_seed: seed of the scene split.
-        split_ratios: training : validation : test shares of the scenes (default 6:2:2).
+        settings: tiles, resolution, balance, split (default split 6:2:2).
+        source_resolution: the images' ground resolution (m/px) if known; needed to train at
+            ``settings.ground_resolution``. Without both the model is resolution-agnostic and
+            detection runs at native resolution.
     """
 
     images: Path
     masks: Path
-    tile_size: int = 512
+    settings: DataSettings = field(default_factory=DataSettings)
     source_resolution: float | None = None
-    ground_resolution: float | None = None
-    pos_neg_ratio: float = 3.0
-    preprocessing: str = "dataset"
-    split_seed: int = 0
-    split_ratios: tuple[float, float, float] = FOLDER_SPLIT
 
     def scale(self) -> float:
-        if self.ground_resolution and self.source_resolution:
-            return self.source_resolution / self.ground_resolution
-        if self.ground_resolution and not self.source_resolution:
+        res = self.settings.ground_resolution
+        if res and self.source_resolution:
+            return self.source_resolution / res
+        if res and not self.source_resolution:
             raise ValueError("--ground-resolution needs --source-resolution (the images' own "
                              "metres per pixel) for a folder of images without georeference")
         return 1.0
@@ -62,7 +55,8 @@ class FolderData:
 
 def split_folder(data: FolderData) -> tuple[dict[str, list[Scene]], dict[str, list[str]]]:
     scenes = load_folder_scenes(data.images, data.masks, data.scale())
-    split = split_scenes([s.name for s in scenes], data.split_seed, data.split_ratios)
+    split = split_scenes([s.name for s in scenes], data.settings.split_seed,
+                         data.settings.ratios(FOLDER_SPLIT))
     by_name = {s.name: s for s in scenes}
     return {k: [by_name[n] for n in v] for k, v in split.items()}, split
 
@@ -72,19 +66,16 @@ def train_on_folder(data: FolderData, model_cfg: ModelConfig, train_cfg: TrainCo
     """Split by scene, fit the preprocessing on the training scenes, tile, train."""
     parts, split = split_folder(data)
     summary = {"source": "folders", "images": str(data.images), "masks": str(data.masks),
-               "split": split, "split_seed": data.split_seed}
-    return train_on_scenes(parts, summary, model_cfg, train_cfg, out,
-                           tile_size=data.tile_size, ground_resolution=data.ground_resolution,
-                           pos_neg_ratio=data.pos_neg_ratio, preprocessing=data.preprocessing,
-                           **kw)
+               "split": split, "split_seed": data.settings.split_seed}
+    return train_on_scenes(parts, summary, model_cfg, train_cfg, out, data.settings, **kw)
 
 
-def load_rasters(rasters, landslides: Path, mapped_area: Path | None, *,
-                 tile_size: int, ground_resolution: float | None, split_seed: int, log=print,
-                 split_ratios: tuple[float, float, float] = RASTER_SPLIT):
+def load_rasters(rasters, landslides: Path, mapped_area: Path | None, data: DataSettings,
+                 log=print):
     """Scenes of one or more rasters (each cut into spatial blocks, each split on its own by
-    ``split_ratios``, default 8:2:0: training and validation only), merged per split, with a
-    training-data summary."""
+    ``data.split_ratios``, default 8:2:0: training and validation only), merged per split, with
+    a training-data summary."""
+    split_ratios = data.ratios(RASTER_SPLIT)
     from .geodata import load_raster_scenes
 
     rasters = [Path(r) for r in ([rasters] if isinstance(rasters, str | Path) else rasters)]
@@ -92,14 +83,15 @@ def load_rasters(rasters, landslides: Path, mapped_area: Path | None, *,
     summary = {"source": "raster", "rasters": [str(r) for r in rasters],
                "landslides": str(landslides),
                "mapped_area": str(mapped_area) if mapped_area else None,
-               "split": {"train": [], "val": [], "test": []}, "split_seed": split_seed,
+               "split": {"train": [], "val": [], "test": []}, "split_seed": data.split_seed,
                "split_ratios": list(split_ratios)}
     facts = None
     for i, raster in enumerate(rasters):
         try:
             p, report, f = load_raster_scenes(raster, landslides, mapped_area,
-                                              ground_resolution=ground_resolution,
-                                              tile_size=tile_size, split_seed=split_seed,
+                                              ground_resolution=data.ground_resolution,
+                                              tile_size=data.tile_size,
+                                              split_seed=data.split_seed,
                                               split_ratios=split_ratios)
         except ValueError as exc:
             if len(rasters) > 1 and "falls inside" in str(exc):
@@ -133,41 +125,33 @@ def load_rasters(rasters, landslides: Path, mapped_area: Path | None, *,
 
 
 def train_on_raster(raster, landslides: Path, mapped_area: Path | None,
-                    model_cfg: ModelConfig, train_cfg: TrainConfig, out: Path, *,
-                    tile_size: int = 512, ground_resolution: float | None = None,
-                    pos_neg_ratio: float = 3.0, preprocessing: str = "dataset",
-                    split_seed: int = 0, log=print,
-                    split_ratios: tuple[float, float, float] = RASTER_SPLIT, **kw) -> TrainResult:
+                    model_cfg: ModelConfig, train_cfg: TrainConfig, out: Path,
+                    data: DataSettings, *, log=print, **kw) -> TrainResult:
     """Train on one or more georeferenced rasters and landslide polygons (see
     ``geodata.py``)."""
-    parts, summary, facts = load_rasters(raster, landslides, mapped_area, tile_size=tile_size,
-                                         ground_resolution=ground_resolution,
-                                         split_seed=split_seed, log=log,
-                                         split_ratios=split_ratios)
-    return train_on_scenes(parts, summary, model_cfg, train_cfg, out, tile_size=tile_size,
-                           ground_resolution=ground_resolution or facts["ground_resolution"],
-                           pos_neg_ratio=pos_neg_ratio, preprocessing=preprocessing, **kw)
+    parts, summary, facts = load_rasters(raster, landslides, mapped_area, data, log=log)
+    data = data.with_(ground_resolution=data.ground_resolution or facts["ground_resolution"])
+    return train_on_scenes(parts, summary, model_cfg, train_cfg, out, data, **kw)
 
 
 def train_on_scenes(parts: dict[str, list[Scene]], summary: dict, model_cfg: ModelConfig,
-                    train_cfg: TrainConfig, out: Path, *, tile_size: int,
-                    ground_resolution: float | None, pos_neg_ratio: float,
-                    preprocessing: str, **kw) -> TrainResult:
+                    train_cfg: TrainConfig, out: Path, data: DataSettings, **kw) -> TrainResult:
     """Fit the preprocessing on the training scenes, tile every split, train."""
     if not parts["train"]:
         raise ValueError("not enough scenes (or spatial blocks) to train on")
     bands = parts["train"][0].image.shape[0]
     model_cfg = model_cfg.with_(in_channels=bands)
-    pre = fit_preprocessing([s.image for s in parts["train"]], preprocessing,
+    pre = fit_preprocessing([s.image for s in parts["train"]], data.preprocessing,
                             [s.valid for s in parts["train"]], seed=train_cfg.seed)
-    train_ds = TileDataset(parts["train"], pre, tile_size, pos_neg_ratio, augment=True,
-                           seed=train_cfg.seed, photometric=train_cfg.photometric,
+    train_ds = TileDataset(parts["train"], pre, data.tile_size, data.pos_neg_ratio,
+                           augment=True, seed=train_cfg.seed, photometric=train_cfg.photometric,
                            scale_jitter=train_cfg.scale_jitter)
-    val_ds = TileDataset(parts["val"], pre, tile_size, pos_neg_ratio=0.0) \
+    val_ds = TileDataset(parts["val"], pre, data.tile_size, pos_neg_ratio=0.0) \
         if parts["val"] else None
     names = ["red", "green", "blue"] if bands == 3 else [f"band{i + 1}" for i in range(bands)]
-    contract = DataContract(bands=names, ground_resolution=ground_resolution,
-                            tile_size=tile_size, preprocessing=pre.to_dict())
+    contract = DataContract(bands=names, ground_resolution=data.ground_resolution,
+                            tile_size=data.tile_size, preprocessing=pre.to_dict(),
+                            settings=asdict(data))
     summary = dict(summary, train_tiles=train_ds.summary(),
                    val_tiles=val_ds.summary() if val_ds else None,
                    landslide_fraction_train=float(np.mean([s.label[s.valid].mean()

@@ -24,6 +24,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from backend.checkpoint import load_model  # noqa: E402
+from backend.config import DataSettings  # noqa: E402
 from backend.devices import resolve_device  # noqa: E402
 from backend.jobs import FolderData, evaluate_scenes, split_folder, train_on_folder  # noqa: E402
 from backend.models import preset  # noqa: E402
@@ -69,9 +70,10 @@ def main() -> None:
             args.out.write_text(text)
         return
 
-    data = FolderData(args.data / "images", args.data / "masks", tile_size=args.tile_size,
-                      source_resolution=args.source_resolution,
-                      ground_resolution=args.ground_resolution)
+    data = FolderData(args.data / "images", args.data / "masks",
+                      DataSettings(tile_size=args.tile_size,
+                                   ground_resolution=args.ground_resolution),
+                      args.source_resolution)
     parts, split = split_folder(data)
     dev = resolve_device(args.device)
     results: dict[str, list[dict]] = {}

@@ -55,6 +55,7 @@ def ensure_model(path: Path, arch: str, backbone: str, tile: int, pixel: float) 
     """A model trained briefly on the scene (enough to give realistic polygons)."""
     if path.exists():
         return path
+    from backend.config import DataSettings
     from backend.data import load_folder_scenes
     from backend.jobs import train_on_scenes
     from backend.models import preset
@@ -66,8 +67,7 @@ def ensure_model(path: Path, arch: str, backbone: str, tile: int, pixel: float) 
     train_on_scenes({"train": scenes, "val": scenes, "test": []}, {"source": "bench"},
                     preset({"deeplabv3plus": "baseline"}.get(arch, arch), backbone=backbone),
                     TrainConfig(epochs=1, max_steps_per_epoch=20, device="auto"), path,
-                    tile_size=tile, ground_resolution=pixel, pos_neg_ratio=0.0,
-                    preprocessing="dataset")
+                    DataSettings(tile_size=tile, ground_resolution=pixel, pos_neg_ratio=0.0))
     return path
 
 

@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from backend.checkpoint import LoadedModel, load_model  # noqa: E402
 from backend.compute import ComputePolicy, choose, set_threads  # noqa: E402
+from backend.config import DataSettings  # noqa: E402
 from backend.detect import DetectOptions, detect  # noqa: E402
 
 MODEL = ROOT / "resources" / "models" / "mrife-r18-sichuan.pt"
@@ -200,8 +201,9 @@ def real_loop(precision: str, work: Path, device: str) -> float:
     train_on_raster([SAMPLE], LABELS, None, arch_preset("mrife", backbone="resnet18"),
                     TrainConfig(epochs=3, batch_size=4, device=device, precision=precision,
                                 estimate_time=False), work / f"loop-{precision}.pt",
-                    tile_size=128, ground_resolution=2.0, log=lambda m: None,
-                    progress=lambda e: stamps.append((e["event"], time.perf_counter())))
+                    DataSettings(tile_size=128, ground_resolution=2.0), log=lambda m: None,
+                    progress=lambda e: stamps.append((type(e).__name__.lower(),
+                                                      time.perf_counter())))
     t = [s for e, s in stamps if e in ("step", "epoch")]
     return (t[-1] - t[0]) / (sum(e == "step" for e, _ in stamps) - 1)
 

@@ -29,6 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from backend.checkpoint import load_model  # noqa: E402
+from backend.config import DataSettings  # noqa: E402
 from backend.data import load_folder_scenes  # noqa: E402
 from backend.jobs import evaluate_scenes, train_on_scenes  # noqa: E402
 from backend.models import arch_preset  # noqa: E402
@@ -61,8 +62,8 @@ def run(key: str, work: Path, scenes: dict, train: list[str], val: list[str], ar
     parts = {"train": [scenes[n] for n in train], "val": [scenes[n] for n in val], "test": []}
     train_on_scenes(parts, {"source": "bench_fewshot", "train": train, "val": val},
                     arch_preset(arch, backbone=args.backbone), cfg, out,
-                    tile_size=args.tile_size, ground_resolution=args.ground_resolution,
-                    pos_neg_ratio=3.0, preprocessing="dataset")
+                    DataSettings(tile_size=args.tile_size,
+                                 ground_resolution=args.ground_resolution))
     seconds = time.monotonic() - t
     m = evaluate_scenes(load_model(out), [scenes[n] for n in test], device=cfg.device)
     rec = {"key": key, "iou": m["iou_landslide"], "f1": m["f1"], "train_s": seconds}

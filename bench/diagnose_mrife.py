@@ -21,6 +21,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from backend.checkpoint import load_model  # noqa: E402
+from backend.config import DataSettings  # noqa: E402
 from backend.jobs import FolderData, evaluate_scenes, split_folder  # noqa: E402
 
 
@@ -31,8 +32,8 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "sichuan")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
-    data = FolderData(args.data / "images", args.data / "masks", tile_size=128,
-                      source_resolution=0.5, ground_resolution=2.0)
+    data = FolderData(args.data / "images", args.data / "masks",
+                      DataSettings(tile_size=128, ground_resolution=2.0), 0.5)
     parts, _ = split_folder(data)
     lines = ["| model | EMA updates | rel. teacher-student distance | IoU teacher (default) | "
              "IoU student | IoU none |", "|---|---:|---:|---:|---:|---:|"]

@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_fewshot import partition, user_scenes  # noqa: E402
 
 from backend.checkpoint import load_model  # noqa: E402
+from backend.config import DataSettings  # noqa: E402
 from backend.data import load_folder_scenes  # noqa: E402
 from backend.jobs import evaluate_scenes, train_on_scenes  # noqa: E402
 from backend.models import arch_preset  # noqa: E402
@@ -96,8 +97,7 @@ def main() -> None:
                     train_on_scenes(parts, {"source": "fewshot_recipes", "train": train,
                                             "val": val},
                                     arch_preset(arch, backbone="resnet18", **net), cfg, out,
-                                    tile_size=128, ground_resolution=2.0, pos_neg_ratio=3.0,
-                                    preprocessing="dataset")
+                                    DataSettings(tile_size=128, ground_resolution=2.0))
                     seconds = time.monotonic() - t
                     loaded = load_model(out)
                     m = evaluate_scenes(loaded, [scenes[n] for n in dev], device="cpu")

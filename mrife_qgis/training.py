@@ -9,12 +9,16 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from backend import devices, errors
-from backend.config import ARCHITECTURES, BACKBONES
+from backend.config import ARCHITECTURES, BACKBONES, DataSettings, ModelConfig
 from backend.events import Epoch, Plan
 
 from .labels import TrainingInputs, training_inputs
+
+if TYPE_CHECKING:
+    from backend.train import TrainConfig
 from .log import duration
 
 # the networks and backbones the backend builds (backend.config needs no torch); the plugin
@@ -95,10 +99,9 @@ class PreparedTraining:
     request: TrainRequest
     rasters: list[Path]
     inputs: TrainingInputs
-    model_cfg: object
-    train_cfg: object
-    tile_size: int
-    ground_resolution: float | None
+    model_cfg: ModelConfig
+    train_cfg: TrainConfig
+    data: DataSettings
     device_label: str
     infos: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -194,8 +197,9 @@ def prepare(req: TrainRequest, workdir: Path) -> PreparedTraining:
     if req.resume and not train_mod.resume_path_for(out).exists():
         warnings.append(f"nothing to resume ({train_mod.resume_path_for(out).name} does not "
                         "exist): starting a new run")
-    return PreparedTraining(req, rasters, inputs, cfg, tcfg, tile, ground_res, dev.label,
-                            infos, warnings)
+    data = DataSettings(tile_size=tile, ground_resolution=ground_res,
+                        split_ratios=(0.8 - req.test_share, 0.2, req.test_share))
+    return PreparedTraining(req, rasters, inputs, cfg, tcfg, data, dev.label, infos, warnings)
 
 
 class TrainFailedError(ValueError):
@@ -211,10 +215,8 @@ def run(prep: PreparedTraining, *, log, progress, should_stop):
     try:
         return jobs.train_on_raster(
             prep.rasters, prep.inputs.landslides, prep.inputs.mapped_area, prep.model_cfg,
-            prep.train_cfg, req.out, tile_size=prep.tile_size,
-            ground_resolution=prep.ground_resolution, log=log, progress=progress,
-            should_stop=should_stop, split_ratios=(0.8 - req.test_share, 0.2, req.test_share),
-            resume=req.resume and prep.resume_file.exists())
+            prep.train_cfg, req.out, prep.data, log=log, progress=progress,
+            should_stop=should_stop, resume=req.resume and prep.resume_file.exists())
     except OSError as exc:
         out = Path(req.out)
         kept = [p.name for p in (out, prep.resume_file) if p.exists()]

@@ -81,6 +81,7 @@ def geo_scene(sichuan_dir, tmp_path_factory) -> dict:
 def train_scene_model(sichuan: Path, out: Path, epochs: int = 12) -> Path:
     """A DeepLabv3+ (resnet18) trained on the scene itself at 2 m/px, 128 px tiles: it has
     learned that scene (confident, mostly right), which is what detection tests need."""
+    from backend.config import DataSettings
     from backend.data import load_folder_scenes
     from backend.jobs import train_on_scenes
     from backend.models import preset
@@ -91,8 +92,7 @@ def train_scene_model(sichuan: Path, out: Path, epochs: int = 12) -> Path:
     parts = {"train": scenes, "val": scenes, "test": []}
     train_on_scenes(parts, {"source": "test fixture"}, preset("baseline", backbone="resnet18"),
                     TrainConfig(epochs=epochs, batch_size=4, lr=0.01, device="cpu", seed=0),
-                    out, tile_size=128, ground_resolution=2.0, pos_neg_ratio=0.0,
-                    preprocessing="dataset")
+                    out, DataSettings(tile_size=128, ground_resolution=2.0, pos_neg_ratio=0.0))
     return out
 
 

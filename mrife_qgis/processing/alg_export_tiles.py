@@ -58,13 +58,14 @@ class ExportTilesAlgorithm(LabelledAlgorithm):
             layers, rasters, inputs = self._label_inputs(parameters, context, feedback, work)
             tile = self.parameterAsInt(parameters, self.TILE, context)
             res = self.parameterAsDouble(parameters, self.RES, context) or None
+            from backend.config import DataSettings
             from backend.export import export_tiles
             from backend.jobs import load_rasters
 
             try:
+                data = DataSettings(tile_size=tile, ground_resolution=res)
                 parts, _summary, _facts = load_rasters(
-                    rasters, inputs.landslides, inputs.mapped_area, tile_size=tile,
-                    ground_resolution=res, split_seed=0, log=feedback.pushInfo)
+                    rasters, inputs.landslides, inputs.mapped_area, data, log=feedback.pushInfo)
                 counts = export_tiles(
                     parts, out, tile, self.parameterAsDouble(parameters, self.RATIO, context),
                     should_stop=feedback.isCanceled)

@@ -13,6 +13,7 @@ from osgeo import gdal, ogr
 
 from backend.checkpoint import BackgroundWriter, load_model, read_payload
 from backend.compute import choose, cpu_has_native_bf16, physical_cores
+from backend.config import DataSettings
 from backend.detect import DetectOptions, detect
 from backend.events import Plan, Step
 from backend.inference import predict_batch
@@ -116,8 +117,9 @@ def test_training_under_auto_writes_loadable_models(tmp_path):
     events = []
     r = train_on_raster([SAMPLE], labels, None, arch_preset("mrife", backbone="resnet18"),
                         TrainConfig(epochs=2, batch_size=2, device="cpu", max_steps_per_epoch=2,
-                                    precision="auto"), out, tile_size=128,
-                        ground_resolution=4.0, progress=events.append, log=lambda m: None)
+                                    precision="auto"), out,
+                        DataSettings(tile_size=128, ground_resolution=4.0),
+                        progress=events.append, log=lambda m: None)
     assert r.status == "completed" and out.exists() and not out.with_suffix(".resume.pt").exists()
     plan = next(e for e in events if isinstance(e, Plan))
     assert plan.compute.startswith(choose("auto", "cpu").label)

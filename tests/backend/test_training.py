@@ -21,6 +21,7 @@ from backend.checkpoint import (
     read_payload,
     save_model,
 )
+from backend.config import DataSettings
 from backend.events import Epoch, Plan, Step
 from backend.jobs import FolderData, evaluate_scenes, split_folder, train_on_folder
 from backend.models import ARCHITECTURES, ModelConfig, build_model
@@ -40,8 +41,8 @@ def small_sichuan(tmp_path_factory, sichuan_dir):
             sichuan_dir / "images" / f"Landslide{i:03d}.png")
         (root / "masks" / f"LandslideLabel{i:03d}.png").symlink_to(
             sichuan_dir / "masks" / f"LandslideLabel{i:03d}.png")
-    return FolderData(root / "images", root / "masks", tile_size=64, source_resolution=0.5,
-                      ground_resolution=4.0)
+    return FolderData(root / "images", root / "masks",
+                      DataSettings(tile_size=64, ground_resolution=4.0), 0.5)
 
 
 def _tcfg(**kw) -> TrainConfig:
@@ -68,6 +69,7 @@ def test_short_run_writes_complete_model_file(arch, small_sichuan, tmp_path):
     contract = data["data_contract"]
     assert contract["bands"] == ["red", "green", "blue"]
     assert contract["ground_resolution"] == 4.0 and contract["tile_size"] == 64
+    assert contract["settings"]["tile_size"] == 64 and contract["settings"]["pos_neg_ratio"] == 3
     assert contract["preprocessing"]["mode"] == "dataset"
     assert len(contract["preprocessing"]["quantiles"]) == 3
     assert set(data["metrics"]) >= {"iou_landslide", "f1", "precision", "recall"}
@@ -315,3 +317,16 @@ def test_init_from_takes_the_network_and_grid_from_the_file(tmp_path, capsys):
     assert main([*common, "--backbone", "resnet101", "--out", str(tmp_path / "x.pt")]) == 1
     err = capsys.readouterr().err
     assert "--backbone resnet101 contradicts mrife-r18-sichuan.pt" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"tile_size": 100}, "multiple of 16"), ({"tile_size": 16}, "at least 32"),
+    ({"ground_resolution": 0.0}, "above 0"), ({"pos_neg_ratio": -1}, "0 or more"),
+    ({"preprocessing": "clahe"}, "preprocessing must be"),
+    ({"split_ratios": (0.8, 0.0, 0.2)}, "validation shares above 0"),
+])
+def test_data_settings_refuse_bad_values(kw, message):
+    from backend.config import DataSettings
+
+    with pytest.raises(ValueError, match=message):
+        DataSettings(**kw)

@@ -276,3 +276,12 @@ def test_train_bad_input_is_a_clear_message(case, sample_layer, label_layer, tmp
     with pytest.raises(QgsProcessingException, match=expect):
         run("mrife:train", params)
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_train_algorithm_refuses_a_tile_size_the_networks_cannot_take(sample_layer, label_layer,
+                                                                      tmp_path, scene_model):
+    with pytest.raises(QgsProcessingException, match="tile size 100 must be a multiple of 16"):
+        run("mrife:train", {"RASTERS": [sample_layer], "LABELS": label_layer,
+                            "BASE_MODEL": str(scene_model), "TILE_SIZE": 100, "EPOCHS": 1,
+                            "DEVICE": "cpu", "OUTPUT": str(tmp_path / "x.pt")})
+    assert not (tmp_path / "x.pt").exists()
