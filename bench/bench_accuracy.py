@@ -50,6 +50,14 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--rows", nargs="+", default=[r[1] for r in ROWS])
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a network setting for every row (backend/config.py), e.g. "
+                    "dice_weight=0.5; MRIFE-only settings apply to MRIFE rows only")
+    ap.add_argument("--photometric", type=float, default=0.0)
+    ap.add_argument("--scale-jitter", type=float, default=0.0)
+    ap.add_argument("--fixed-threshold", action="store_true",
+                    help="threshold 0.5 (the recipe before issue 16) instead of the one chosen "
+                    "on validation")
     ap.add_argument("--work", type=Path, default=ROOT / "build" / "bench-accuracy")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--reuse", action="store_true", help="evaluate runs an earlier (interrupted) "
@@ -81,16 +89,18 @@ def main() -> None:
     for row in args.rows:
         for seed in args.seeds:
             cfg = preset(row, backbone=args.backbone)
+            cfg = cfg.with_(**_settings(args.set, cfg))
             out = args.work / f"{row.replace('+', 'p')}-seed{seed}.pt"
             t = time.monotonic()
             done = out.with_suffix(".done.json")
             if args.reuse and done.exists():      # finished by an earlier, interrupted run
                 train_s = json.loads(done.read_text())["train_s"]
             else:
-                train_on_folder(data, cfg, TrainConfig(epochs=args.epochs,
-                                                       batch_size=args.batch_size, lr=args.lr,
-                                                       seed=seed, device=dev.key), out,
-                                resume=args.reuse)
+                tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                                   seed=seed, device=dev.key, photometric=args.photometric,
+                                   scale_jitter=args.scale_jitter,
+                                   choose_threshold=not args.fixed_threshold)
+                train_on_folder(data, cfg, tcfg, out, resume=args.reuse)
                 train_s = time.monotonic() - t
                 done.write_text(json.dumps({"train_s": train_s}))
             m = evaluate_scenes(load_model(out, dev.key), parts["test"], device=dev.key)
@@ -108,6 +118,27 @@ def main() -> None:
         args.out.write_text(text)
 
 
+MRIFE_ONLY = {"teacher_bn", "ema_horizon", "ema_warmup", "train_fusion_source", "alpha", "beta"}
+
+
+def _settings(items: list[str], cfg) -> dict:
+    """--set KEY=VALUE as typed overrides; MRIFE-only keys are skipped for other networks."""
+    from backend.cli import _settings as parse
+
+    out = parse(items, cfg)
+    return {k: v for k, v in out.items() if cfg.arch == "mrife" or k not in MRIFE_ONLY}
+
+
+def _recipe(args) -> str:
+    parts = list(args.set)
+    if args.photometric:
+        parts.append(f"photometric {args.photometric}")
+    if args.scale_jitter:
+        parts.append(f"scale jitter {args.scale_jitter}")
+    parts.append("threshold 0.5" if args.fixed_threshold else "threshold chosen on validation")
+    return ", ".join(parts)
+
+
 def table(results: dict[str, list[dict]], args, split: dict | None, run_facts: str) -> str:
     lines = ["# Measured comparison on the Sichuan scenes", "",
              f"Command: `{' '.join(['python'] + sys.argv)}`", "",
@@ -116,8 +147,8 @@ def table(results: dict[str, list[dict]], args, split: dict | None, run_facts: s
              f"{args.ground_resolution} m/px "
              f"(scenes resampled from ~{args.source_resolution} m/px), {args.epochs} epochs, batch "
              f"{args.batch_size}, SGD lr {args.lr}, seeds {args.seeds}; 6:2:2 scene split with "
-             "seed 0. Test metrics over whole test scenes (pixel counts summed), mean ± "
-             "standard deviation over seeds (n = runs per row).", "",
+             f"seed 0; recipe: {_recipe(args)}. Test metrics over whole test scenes (pixel "
+             "counts summed), mean ± standard deviation over seeds (n = runs per row).", "",
              "| method | n | " + " | ".join(KEYS) + " | train min / run |",
              "|---|---:|" + "---:|" * (len(KEYS) + 1)]
     labels = dict((r, lab) for lab, r in ROWS) | EXTRA
