@@ -35,10 +35,28 @@ MAX_EXPORT_PX = 20_000     # web layers are fetched at most this many pixels on 
 
 
 def default_model() -> Path | None:
-    """The bundled model, when the plugin ships one."""
-    models = resources_dir() / "models"
-    found = sorted(models.glob("*.pt")) if models.is_dir() else []
-    return found[0] if found else None
+    """The catalogue's default model when it is on disk (shipped beside the plugin or in the
+    download cache, verified); None when it still has to be downloaded
+    (``catalogue.ensure``)."""
+    from . import catalogue
+
+    entry = catalogue.default_entry()
+    return catalogue.local_path(entry) if entry is not None else None
+
+
+def default_model_or_download(feedback=None) -> Path:
+    """The catalogue's default model, downloaded now (blocking: Processing's thread) when it is
+    not on disk."""
+    from . import catalogue
+
+    entry = catalogue.default_entry()
+    if entry is None:
+        raise ValueError("no model given and the catalogue lists none; choose a model file "
+                         "(.pt) trained with the plugin or `python -m backend train`")
+    try:
+        return catalogue.ensure(entry, feedback, feedback.pushInfo if feedback else None)
+    except catalogue.Cancelled as exc:
+        raise ValueError("the model download was cancelled; nothing was kept") from exc
 
 
 @dataclass
@@ -82,8 +100,8 @@ def model_file(req: DetectRequest) -> Path:
     """The request's model file, or the bundled one."""
     model = Path(req.model) if req.model else default_model()
     if model is None:
-        raise ValueError("no model given and this installation ships none; choose a model file "
-                         "(.pt) trained with the plugin or `python -m backend train`")
+        raise ValueError("the catalogue's model is not on disk yet: run again to download it, "
+                         "or choose a model file (.pt)")
     return model
 
 

@@ -148,8 +148,9 @@ def prepare(req: TrainRequest, workdir: Path) -> PreparedTraining:
     if not req.from_scratch and not base:
         bundled = default_model()
         if bundled is None:
-            raise ValueError("no base model given and none is bundled; choose a model file or "
-                             "start from scratch")
+            raise ValueError("the catalogue's base model is not on disk yet: download it first "
+                             "(the Train tab does so when you press Train), choose a model file "
+                             "or start from scratch")
         base = str(bundled)
     tile, ground_res = req.tile_size, None
     if req.from_scratch:

@@ -48,6 +48,7 @@ PYEOF
 $PY -m backend export-model --model "$WORK/mrife.pt" --out "$SHIP" --precision int8 \
   --name "MRIFE resnet18, Sichuan (bundled)" --test-metrics "$WORK/mrife-test.json"
 $PY -m backend evaluate --model "$SHIP" "${EVAL[@]}" --json "$WORK/shipped-test.json" > /dev/null
+$PY scripts/catalogue_entry.py "$SHIP" --default     # size, sha256, metrics in the catalogue
 $PY scripts/model_report.py --work "$WORK" --ship "$SHIP" \
   --train-seconds "${SECONDS_FOR[mrife]}" "${SECONDS_FOR[deeplabv3plus]}" \
   --command "make model${FROM_BENCH:+ FROM_BENCH=1}" --out docs/bundled-model.md

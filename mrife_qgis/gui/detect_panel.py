@@ -37,10 +37,11 @@ from qgis.PyQt.QtWidgets import (
 
 from backend import errors
 
-from .. import detection
+from .. import catalogue, detection
 from ..deps import check_deps
 from ..log import log, user_error
 from .choices import precision_combo
+from .download import download_then
 from .task import PanelTask
 
 AREAS = ("Visible map extent", "Whole layer", "Rectangle drawn on the map",
@@ -85,17 +86,22 @@ class DetectPanel(QWidget):
         self.drawn_crs: QgsCoordinateReferenceSystem | None = None
         self.last_result = None
         self.last_message = ""
+        self.download = None                  # a catalogue model being downloaded
         form = QFormLayout()
         self.layerCombo = QgsMapLayerComboBox()
         self.layerCombo.setFilters(QgsMapLayerProxyModel.RasterLayer)
         form.addRow("Imagery", self.layerCombo)
+        self.modelCombo = QComboBox()        # catalogue models, then "Model file"
+        for entry in catalogue.load()[0]:
+            self.modelCombo.addItem(entry.title, entry.name)
+        self.modelCombo.addItem("Model file (.pt)", "")
+        self.modelCombo.currentIndexChanged.connect(self._describe_model)
+        form.addRow("Model", self.modelCombo)
         self.modelWidget = QgsFileWidget()
         self.modelWidget.setFilter("MRIFE models (*.pt)")
-        bundled = detection.default_model()
-        self.modelWidget.lineEdit().setPlaceholderText(
-            "bundled model" if bundled else "choose a model file (.pt)")
-        self.modelWidget.fileChanged.connect(self._describe_model)
-        form.addRow("Model", self.modelWidget)
+        self.modelWidget.lineEdit().setPlaceholderText("a model file trained with the plugin")
+        self.modelWidget.fileChanged.connect(self._file_chosen)
+        form.addRow("", self.modelWidget)
         self.modelInfo = QLabel()
         self.modelInfo.setWordWrap(True)
         form.addRow("", self.modelInfo)
@@ -164,12 +170,32 @@ class DetectPanel(QWidget):
         self._describe_model()
 
     # -- inputs --------------------------------------------------------------------------------
+    def catalogue_choice(self) -> catalogue.CatalogueModel | None:
+        name = self.modelCombo.currentData()
+        return catalogue.find(name) if name else None
+
     def model_path(self) -> Path | None:
+        """The chosen model's file; None when it is a catalogue model not downloaded yet (or no
+        file is chosen)."""
+        entry = self.catalogue_choice()
+        if entry is not None:
+            return catalogue.local_path(entry)
         text = self.modelWidget.filePath().strip()
-        return Path(text) if text else detection.default_model()
+        return Path(text) if text else None
+
+    def _file_chosen(self, path: str) -> None:
+        if path.strip():
+            self.modelCombo.setCurrentIndex(self.modelCombo.count() - 1)
+        self._describe_model()
 
     def _describe_model(self, *_args) -> None:
+        entry = self.catalogue_choice()
+        self.modelWidget.setEnabled(entry is None)
         path = self.model_path()
+        if entry is not None and path is None:
+            self.modelInfo.setText(f"{entry.describe()}. Not on disk yet: downloaded and "
+                                   "verified when you press Run.")
+            return
         if path is None:
             self.modelInfo.setText("No model yet: choose a model file.")
             return
@@ -253,6 +279,9 @@ class DetectPanel(QWidget):
         if layer is None:
             self._say("Choose the imagery layer to search.", Qgis.Warning)
             return False
+        entry = self.catalogue_choice()
+        if entry is not None and catalogue.local_path(entry) is None:
+            return download_then(self, entry, self.start)
         model = self.model_path()
         if model is None:
             self._say("Choose a model file (.pt).", Qgis.Warning)
@@ -311,6 +340,8 @@ class DetectPanel(QWidget):
         return True
 
     def cancel(self) -> None:
+        if self.download is not None:
+            self.download.cancel()
         if self.task is not None:
             self.status.setText("Cancelling...")
             self.task.cancel()

@@ -34,15 +34,15 @@ from qgis.PyQt.QtWidgets import (
 
 from backend import events
 
-from .. import training
+from .. import catalogue, training
 from ..deps import check_deps
-from ..detection import default_model
 from ..log import duration, log
 from .choices import precision_combo
+from .download import download_then
 from .plot import CurvePlot
 from .task import PanelTask, chosen_file
 
-STARTS = ("The bundled model", "A model file", "From scratch")
+STARTS = ("The catalogue model", "A model file", "From scratch")
 DEFAULT_NAME = "mrife-finetuned.pt"
 
 
@@ -81,6 +81,7 @@ class TrainPanel(QWidget):
         self.device_getter = device_getter
         self.task: TrainTask | None = None
         self.last_message = ""
+        self.download = None                  # the catalogue model being downloaded
         self.last_result = None
         self.log_lines: list[str] = []
         form = QFormLayout()
@@ -99,8 +100,11 @@ class TrainPanel(QWidget):
         form.addRow("Mapped area", self.areaCombo)
         self.startCombo = QComboBox()
         self.startCombo.addItems(STARTS)
-        if default_model() is None:
+        entry = catalogue.default_entry()
+        if entry is None:
             self.startCombo.setCurrentIndex(STARTS.index("A model file"))
+        else:
+            self.startCombo.setItemText(0, f"The catalogue model ({entry.title})")
         self.startCombo.currentIndexChanged.connect(self._start_changed)
         form.addRow("Start from", self.startCombo)
         self.baseWidget = QgsFileWidget()
@@ -246,8 +250,8 @@ class TrainPanel(QWidget):
     def request(self) -> training.TrainRequest:
         start = STARTS[self.startCombo.currentIndex()]
         if start == "A model file" and not self.baseWidget.filePath().strip():
-            raise ValueError("choose the base model file, or start from the bundled model or "
-                             "from scratch")
+            raise ValueError("choose the base model file, or start from the catalogue model "
+                             "or from scratch")
         out = self.out_path()
         if out is None:
             raise ValueError("choose where to save the new model (Save model as): the project "
@@ -285,6 +289,10 @@ class TrainPanel(QWidget):
             return False
         if self.task is not None:
             return False
+        entry = catalogue.default_entry()
+        if STARTS[self.startCombo.currentIndex()] == "The catalogue model" and \
+                entry is not None and catalogue.local_path(entry) is None:
+            return download_then(self, entry, self.start)
         work = Path(tempfile.mkdtemp(prefix="mrife-train-"))
         try:
             req = self.request()
@@ -318,6 +326,8 @@ class TrainPanel(QWidget):
         return True
 
     def cancel(self) -> None:
+        if self.download is not None:
+            self.download.cancel()
         if self.task is not None:
             self.status.setText("Cancelling: saving a resumable checkpoint...")
             self.task.cancel()

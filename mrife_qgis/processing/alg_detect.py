@@ -97,7 +97,8 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
             self.BANDS, "Bands for the model, in order (default: the first ones)", None,
             self.INPUT, optional=True, allowMultiple=True))
         self.addParameter(QgsProcessingParameterFile(
-            self.MODEL, "Model file (empty: the bundled model)", extension="pt", optional=True))
+            self.MODEL, "Model file (empty: the catalogue's model, downloaded once if needed)",
+            extension="pt", optional=True))
         self.addParameter(QgsProcessingParameterExtent(
             self.EXTENT, "Extent (default: the whole layer)", optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
@@ -191,6 +192,8 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
                 max_tiles=None if self.parameterAsBool(parameters, self.ALLOW_LARGE, context)
                 else large_plan_tiles())
             try:
+                if not req.model:
+                    req.model = detection.default_model_or_download(feedback)
                 loaded = checkpoint.load_model(detection.model_file(req))
             except Exception as exc:
                 prefix = f"model {Path(req.model).name}: " if req.model else ""

@@ -70,7 +70,7 @@ class EvaluateAlgorithm(QgsProcessingAlgorithm):
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         import json
 
-        from ..detection import default_model
+        from ..detection import default_model_or_download
         from ..labels import training_inputs
 
         status = check_deps()
@@ -79,9 +79,12 @@ class EvaluateAlgorithm(QgsProcessingAlgorithm):
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         labels = self.parameterAsVectorLayer(parameters, self.LABELS, context)
         area = self.parameterAsVectorLayer(parameters, self.AREA, context)
-        model = self.parameterAsFile(parameters, self.MODEL, context) or default_model()
+        model = self.parameterAsFile(parameters, self.MODEL, context)
         if not model:
-            raise QgsProcessingException("choose a model file")
+            try:
+                model = default_model_or_download(feedback)
+            except Exception as exc:
+                raise processing_error(exc) from exc
         device = self.parameterAsString(parameters, self.DEVICE, context).strip() or \
             PluginSettings.load().device
         work = Path(tempfile.mkdtemp(prefix="mrife-eval-"))

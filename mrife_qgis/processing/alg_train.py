@@ -58,7 +58,8 @@ class TrainAlgorithm(LabelledAlgorithm):
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
         self._add_label_parameters()
         self.addParameter(QgsProcessingParameterFile(
-            self.BASE, "Base model (empty: the bundled model)", extension="pt", optional=True))
+            self.BASE, "Base model (empty: the catalogue's model, downloaded once if needed)",
+            extension="pt", optional=True))
         self.addParameter(QgsProcessingParameterBoolean(
             self.SCRATCH, "Start from scratch (ignore the base model)", False))
         self.addParameter(QgsProcessingParameterEnum(
@@ -132,6 +133,10 @@ class TrainAlgorithm(LabelledAlgorithm):
         work = Path(tempfile.mkdtemp(prefix="mrife-train-"))
         try:
             try:
+                if not req.from_scratch and not req.base_model:
+                    from ..detection import default_model_or_download
+
+                    req.base_model = str(default_model_or_download(feedback))
                 prep = training.prepare(req, work)
             except ValueError as exc:
                 raise QgsProcessingException(str(exc)) from exc

@@ -9,6 +9,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+from tests.loopback import ModelServer
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # Runs in a fresh process whose sys.path does NOT contain the repository: only the unzipped
@@ -62,6 +64,13 @@ out = {"load": ok_load, "start": ok_start, "file": mrife_qgis.__file__,
 import processing
 out["device"] = processing.run("mrife:deviceinfo", {"DEVICE": "cpu"})["OUTPUT"]
 out["backend"] = sys.modules["backend"].__file__
+from qgis.core import QgsRasterLayer
+sample = QgsRasterLayer(sys.argv[3], "sample")
+det = processing.run("mrife:detect", {"INPUT": sample, "DEVICE": "cpu",
+                                      "OUTPUT": sys.argv[4] + "/found.gpkg"})
+out["detected"] = det["COUNT"]
+import mrife_qgis.catalogue as cat
+out["model_cache"] = [str(p) for p in cat.cache_dir().iterdir()]
 import traceback
 try:
     plugin.unload()
@@ -84,6 +93,7 @@ def test_zip_layout_and_fresh_profile_load(tmp_path):
         names = zf.namelist()
     tops = {n.split("/")[0] for n in names}
     assert tops == {"mrife_qgis"}
+    assert zip_path.stat().st_size < 25e6 and not [n for n in names if n.endswith(".pt")]
     for needed in ("mrife_qgis/metadata.txt", "mrife_qgis/__init__.py",
                    "mrife_qgis/backend/__init__.py", "mrife_qgis/resources/icons/mrife.svg",
                    "mrife_qgis/gui/dock.ui", "mrife_qgis/LICENSE"):
@@ -96,11 +106,14 @@ def test_zip_layout_and_fresh_profile_load(tmp_path):
     with zipfile.ZipFile(zip_path) as zf:
         zf.extractall(profile_plugins)
 
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH="",
-               QGIS_CUSTOM_CONFIG_PATH=str(tmp_path / "profiles"))
-    proc = subprocess.run([sys.executable, "-c", LOAD_IN_FRESH_QGIS, str(profile_plugins),
-                           str(ROOT)], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=300)
+    # the model comes from the catalogue's download location: a real server on 127.0.0.1
+    with ModelServer(ROOT / "resources" / "models") as srv:
+        env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH="",
+                   QGIS_CUSTOM_CONFIG_PATH=str(tmp_path / "profiles"), MRIFE_MODELS_URL=srv.url)
+        proc = subprocess.run([sys.executable, "-c", LOAD_IN_FRESH_QGIS, str(profile_plugins),
+                               str(ROOT), str(ROOT / "resources" / "sample" /
+                                              "sichuan_sample.tif"), str(tmp_path)],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert lines, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = json.loads(lines[-1][len("RESULT "):])
@@ -112,4 +125,9 @@ def test_zip_layout_and_fresh_profile_load(tmp_path):
     # the backend that ran is the one inside the installed plugin, not the source tree's
     assert out["backend"].startswith(str(profile_plugins / "mrife_qgis" / "backend"))
     assert out["dock_module"].startswith(str(profile_plugins))
+    # mrife:detect without a model file downloaded the catalogue's model into the profile and
+    # found the sample's landslides with it
+    assert [Path(p).name for p in out["model_cache"]] == ["mrife-r18-sichuan.pt"]
+    assert str(tmp_path / "profiles") in out["model_cache"][0]
+    assert out["detected"] > 0 and any(r[0].endswith(".pt") for r in srv.requests)
     assert out["unload"] is True and not out["provider_after"]
