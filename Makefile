@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 export QT_QPA_PLATFORM ?= offscreen
 export PYTHONDONTWRITEBYTECODE := 1
 
+
+.PHONY: qt6-index
 .PHONY: help setup test test-fast lint package qgis demo model bench bench-models bench-accuracy bench-detect bench-finetune bench-engines bench-fewshot reliability clean
 
 help:  ## list the targets
@@ -19,9 +21,15 @@ test: setup  ## the whole suite: backend unit tests and QGIS tests in a headless
 test-fast: setup  ## the suite without tests marked slow
 	$(PY) -m pytest -m "not slow"
 
-lint: setup  ## ruff, and Bandit over the packaged code (fails on any Medium or High finding)
+lint: setup  ## ruff, Bandit over the packaged code (fails on Medium/High), the Qt6 check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/bandit -q -r mrife_qgis backend --severity-level medium
+	$(PY) scripts/qt6_check.py mrife_qgis tests scripts bench
+
+qt6-index: setup  ## rebuild scripts/qt6_enums.json (PyQt6's enums) from the PyQt6 wheel on PyPI
+	rm -rf build/pyqt6 && PIP_FIND_LINKS= $(VENV)/bin/pip download --no-deps --only-binary :all: \
+		PyQt6==6.7.1 -d build/pyqt6
+	$(PY) scripts/qt6_check.py --index-from build/pyqt6/PyQt6-*.whl
 
 package: setup  ## build dist/mrife_qgis-<version>.zip for "Install from ZIP"
 	$(PY) scripts/package.py

@@ -227,7 +227,7 @@ def _download(url: str, part: Path, size: int, feedback, log) -> None:
             if feedback is not None and feedback.isCanceled():
                 raise Cancelled()
             reply = blocking.reply()
-            status = reply.attribute(QNetworkRequest.HttpStatusCodeAttribute)
+            status = reply.attribute(QNetworkRequest.Attribute.HttpStatusCodeAttribute)
             if err != QgsBlockingNetworkRequest.NoError or status not in (200, 206):
                 detail = f"HTTP {status}" if status else blocking.errorMessage()
                 raise CatalogueError(detail or "no answer")

@@ -87,7 +87,7 @@ class MrifePlugin:
             from .gui.dock import MrifeDock
 
             self.dock = MrifeDock(self.iface)
-            self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
+            self.iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
             self.dock.visibilityChanged.connect(self._sync_action)
         self.dock.setVisible(visible)
 

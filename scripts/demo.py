@@ -91,7 +91,7 @@ def render_map(png: Path, image, polys, prob, outlines, metrics: dict, model_nam
 
     title = QgsLayoutItemLabel(layout)
     title.setText("Relic landslides found by MRIFE on the Sichuan sample")
-    title.setFont(QFont("DejaVu Sans", 14, QFont.Bold))
+    title.setFont(QFont("DejaVu Sans", 14, QFont.Weight.Bold))
     title.attemptMove(QgsLayoutPoint(8, 5, mm))
     title.attemptResize(QgsLayoutSize(240, 9, mm))
     layout.addLayoutItem(title)

@@ -262,7 +262,7 @@ class DetectPanel(QWidget):
     # -- running -------------------------------------------------------------------------------
     def confirm_large(self, text: str) -> bool:
         """Ask before a very long run (tests replace this)."""
-        return QMessageBox.question(self, "MRIFE detection", text) == QMessageBox.Yes
+        return QMessageBox.question(self, "MRIFE detection", text) == QMessageBox.StandardButton.Yes
 
     def _say(self, text: str, level=Qgis.Info) -> None:
         self.last_message = text

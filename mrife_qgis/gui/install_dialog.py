@@ -76,7 +76,7 @@ class InstallDialog(QDialog):
             f"{installer.runtime_dir(self.base)}\nA QGIS upgrade with a new Python gets a new "
             "folder: the plugin then offers this installation again.")
         intro.setWordWrap(True)
-        intro.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        intro.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(intro)
         form = QFormLayout()
         self.buildCombo = QComboBox()
@@ -99,8 +99,8 @@ class InstallDialog(QDialog):
         self.removeButton = QPushButton("Remove installed packages")
         self.logButton = QPushButton("Open full log")
         for b in (self.installButton, self.cancelButton, self.removeButton, self.logButton):
-            buttons.addButton(b, QDialogButtonBox.ActionRole)
-        buttons.addButton(QDialogButtonBox.Close)
+            buttons.addButton(b, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.addButton(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         self.installButton.clicked.connect(self.start)
         self.cancelButton.clicked.connect(self.cancel)
@@ -164,7 +164,7 @@ class InstallDialog(QDialog):
         folder = installer.runtime_dir(self.base)
         if confirm and QMessageBox.question(
                 self, "MRIFE", f"Delete {folder} and everything the plugin installed there?"
-        ) != QMessageBox.Yes:
+        ) != QMessageBox.StandardButton.Yes:
             return False
         removed = installer.remove(self.base)
         self.status.setText("Removed. Restart QGIS to unload torch." if removed else

@@ -27,7 +27,7 @@ class CurvePlot(QWidget):
         self.data: dict[str, list[tuple[float, float]]] = {k: [] for k in SERIES}
         self.x_max = 1.0
         self.setMinimumHeight(140)
-        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.setToolTip("grey: training loss per step; blue: mean loss per epoch (left axis); "
                         "red: validation landslide IoU, green dashed: validation F1 (right "
                         "axis, 0-1)")
@@ -54,10 +54,10 @@ class CurvePlot(QWidget):
 
     def paintEvent(self, _event) -> None:  # noqa: N802
         p = QPainter(self)
-        p.setRenderHint(QPainter.Antialiasing)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
         fm = p.fontMetrics()
-        left, right, top, bottom = fm.width("0.000") + 8, fm.width("1.0") + 10, 8, \
-            fm.height() + 6
+        left, right = fm.horizontalAdvance("0.000") + 8, fm.horizontalAdvance("1.0") + 10
+        top, bottom = 8, fm.height() + 6
         area = QRectF(left, top, max(self.width() - left - right, 10),
                       max(self.height() - top - bottom, 10))
         p.fillRect(self.rect(), self.palette().base())
@@ -66,13 +66,14 @@ class CurvePlot(QWidget):
         loss_max = self._loss_max()
         text = self.palette().text().color()
         p.setPen(text)
-        p.drawText(QRectF(0, top - 4, left - 4, fm.height()), Qt.AlignRight,
+        p.drawText(QRectF(0, top - 4, left - 4, fm.height()), Qt.AlignmentFlag.AlignRight,
                    f"{loss_max:.3g}")
         p.drawText(QRectF(0, area.bottom() - fm.height() + 4, left - 4, fm.height()),
-                   Qt.AlignRight, "0")
-        p.drawText(QRectF(area.right() + 3, top - 4, right, fm.height()), Qt.AlignLeft, "1.0")
+                   Qt.AlignmentFlag.AlignRight, "0")
+        p.drawText(QRectF(area.right() + 3, top - 4, right, fm.height()),
+                   Qt.AlignmentFlag.AlignLeft, "1.0")
         p.drawText(QRectF(area.left(), area.bottom() + 2, area.width(), fm.height()),
-                   Qt.AlignCenter, f"epoch (0-{self.x_max:g})")
+                   Qt.AlignmentFlag.AlignCenter, f"epoch (0-{self.x_max:g})")
 
         def point(x: float, y: float, right_axis: bool) -> QPointF:
             scale = 1.0 if right_axis else loss_max
@@ -85,13 +86,13 @@ class CurvePlot(QWidget):
                 continue
             pen = QPen(QColor(colour), 2)
             if dashed:
-                pen.setStyle(Qt.DashLine)
+                pen.setStyle(Qt.PenStyle.DashLine)
             p.setPen(pen)
             y = area.top() + fm.height() / 2 + 2
             p.drawLine(QPointF(lx, y), QPointF(lx + 14, y))
             p.setPen(text)
             p.drawText(QPointF(lx + 17, y + fm.ascent() / 2 - 1), name)
-            lx += 17 + fm.width(name) + 10
+            lx += 17 + fm.horizontalAdvance(name) + 10
 
         for name, (colour, right_axis, dashed) in SERIES.items():
             pts = [point(x, y, right_axis) for x, y in self.data[name]]
@@ -99,7 +100,7 @@ class CurvePlot(QWidget):
                 continue
             pen = QPen(QColor(colour), 2 if "epoch" in name or right_axis else 1)
             if dashed:
-                pen.setStyle(Qt.DashLine)
+                pen.setStyle(Qt.PenStyle.DashLine)
             p.setPen(pen)
             for a, b in zip(pts, pts[1:]):
                 p.drawLine(a, b)

@@ -178,13 +178,13 @@ class TrainPanel(QWidget):
         layout.addWidget(self.progress)
         self.status = QLabel()
         self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.status)
         self.plot = CurvePlot()
         layout.addWidget(self.plot)
         self.result = QLabel()
         self.result.setWordWrap(True)
-        self.result.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.result)
         layout.addStretch(1)
         project = QgsProject.instance()
@@ -205,19 +205,20 @@ class TrainPanel(QWidget):
             if not isinstance(layer, QgsRasterLayer):
                 continue
             item = QListWidgetItem(layer.name())
-            item.setData(Qt.UserRole, layer.id())
-            item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
-            item.setCheckState(Qt.Checked if layer.id() in ticked else Qt.Unchecked)
+            item.setData(Qt.ItemDataRole.UserRole, layer.id())
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked if layer.id() in ticked
+                               else Qt.CheckState.Unchecked)
             self.rasterList.addItem(item)
         if first and self.rasterList.count() == 1:
-            self.rasterList.item(0).setCheckState(Qt.Checked)
+            self.rasterList.item(0).setCheckState(Qt.CheckState.Checked)
 
     def _ticked_ids(self) -> list[str]:
         ids = []
         for i in range(self.rasterList.count()):
             item = self.rasterList.item(i)
-            if item.checkState() == Qt.Checked:
-                ids.append(item.data(Qt.UserRole))
+            if item.checkState() == Qt.CheckState.Checked:
+                ids.append(item.data(Qt.ItemDataRole.UserRole))
         return ids
 
     def set_rasters(self, layers) -> None:
@@ -225,7 +226,8 @@ class TrainPanel(QWidget):
         self.refresh_rasters()
         for i in range(self.rasterList.count()):
             item = self.rasterList.item(i)
-            item.setCheckState(Qt.Checked if item.data(Qt.UserRole) in want else Qt.Unchecked)
+            wanted = item.data(Qt.ItemDataRole.UserRole) in want
+            item.setCheckState(Qt.CheckState.Checked if wanted else Qt.CheckState.Unchecked)
 
     def rasters(self) -> list:
         project = QgsProject.instance()

@@ -55,7 +55,7 @@ class DesktopIface:
             self.raster_menu.removeAction(menu.menuAction())
 
     def addDockWidget(self, area, dock):
-        self.window.addDockWidget(area or Qt.RightDockWidgetArea, dock)
+        self.window.addDockWidget(area or Qt.DockWidgetArea.RightDockWidgetArea, dock)
 
     def removeDockWidget(self, dock):
         self.window.removeDockWidget(dock)

@@ -28,7 +28,7 @@ def test_unload_removes_everything(plugin, desktop_iface):
     assert _registry().providerById("mrife") is None
     assert desktop_iface.plugin_toolbar.actions() == []
     assert desktop_iface.raster_menu_texts() == []
-    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     assert sip.isdeleted(dock)             # removed and deleted, not merely hidden
     assert desktop_iface.window.findChildren(QDockWidget) == []
 
