@@ -22,12 +22,14 @@ import json
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 from backend.checkpoint import load_model  # noqa: E402
 from backend.config import DataSettings  # noqa: E402
 from backend.data import load_folder_scenes  # noqa: E402
@@ -53,7 +55,7 @@ def user_scenes(pool: list[str], k: int, seed: int) -> tuple[list[str], list[str
 
 
 def run(key: str, work: Path, scenes: dict, train: list[str], val: list[str], arch: str,
-        cfg: TrainConfig, args, test: list[str]) -> dict:
+        cfg: TrainConfig, args, test: list[str], net: dict | None = None) -> dict:
     """Train (unless its result exists) and evaluate one configuration."""
     out, res = work / f"{key}.pt", work / f"{key}.json"
     if res.exists():
@@ -61,7 +63,7 @@ def run(key: str, work: Path, scenes: dict, train: list[str], val: list[str], ar
     t = time.monotonic()
     parts = {"train": [scenes[n] for n in train], "val": [scenes[n] for n in val], "test": []}
     train_on_scenes(parts, {"source": "bench_fewshot", "train": train, "val": val},
-                    arch_preset(arch, backbone=args.backbone), cfg, out,
+                    arch_preset(arch, backbone=args.backbone, **_for(arch, net or {})), cfg, out,
                     DataSettings(tile_size=args.tile_size,
                                  ground_resolution=args.ground_resolution))
     seconds = time.monotonic() - t
@@ -89,6 +91,9 @@ def main() -> None:
     ap.add_argument("--max-steps-per-epoch", type=int)
     ap.add_argument("--smoke", action="store_true", help="k = 6, one seed, DeepLabv3+, one "
                     "epoch of two steps: checks the harness, measures nothing")
+    ap.add_argument("--recipe", default="today", help="a recipe of bench/fewshot_recipes.py "
+                    "(network and training changes) for every run; its runs go to "
+                    "<work>-<recipe> (today: <work>)")
     ap.add_argument("--work", type=Path, default=ROOT / "build" / "bench-fewshot")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results-fewshot.md")
     args = ap.parse_args()
@@ -97,6 +102,11 @@ def main() -> None:
         args.base_epochs = args.epochs = 1
         args.max_steps_per_epoch = 2
         args.work = args.work.with_name(args.work.name + "-smoke")
+    from fewshot_recipes import recipe
+
+    net, train_changes = recipe(args.recipe)
+    if args.recipe != "today":
+        args.work = args.work.with_name(f"{args.work.name}-{args.recipe}")
     args.work.mkdir(parents=True, exist_ok=True)
     scale = args.source_resolution / args.ground_resolution
     scenes = {s.name: s for s in load_folder_scenes(args.data / "images", args.data / "masks",
@@ -104,16 +114,18 @@ def main() -> None:
     split = partition(sorted(scenes))
 
     def tcfg(epochs: int, seed: int, init: Path | None = None) -> TrainConfig:
-        return TrainConfig(epochs=epochs, batch_size=4, lr=0.007, seed=seed, device=args.device,
-                           precision=args.precision, init_from=str(init) if init else None,
-                           max_steps_per_epoch=args.max_steps_per_epoch, estimate_time=False)
+        cfg = TrainConfig(epochs=epochs, batch_size=4, lr=0.007, seed=seed, device=args.device,
+                          precision=args.precision, init_from=str(init) if init else None,
+                          max_steps_per_epoch=args.max_steps_per_epoch, estimate_time=False)
+        return replace(cfg, **train_changes)
 
     rows: dict[tuple, list[dict]] = {}
     t_all = time.monotonic()
     for arch in args.archs:
         n_val = SPLIT["base"] // 4
         base = run(f"base-{arch}", args.work, scenes, split["base"][n_val:],
-                   split["base"][:n_val], arch, tcfg(args.base_epochs, 0), args, split["test"])
+                   split["base"][:n_val], arch, tcfg(args.base_epochs, 0), args, split["test"],
+                   net)
         rows[(arch, "base model, no fine-tuning", 0)] = [base]
         for k in args.ks:
             for seed in args.seeds:
@@ -122,9 +134,23 @@ def main() -> None:
                                      args.work / f"base-{arch}.pt"), ("from scratch", None)):
                     key = f"{arch}-k{k}-s{seed}-{'ft' if init else 'scratch'}"
                     rec = run(key, args.work, scenes, train, val, arch,
-                              tcfg(args.epochs, seed, init), args, split["test"])
+                              tcfg(args.epochs, seed, init), args, split["test"], net)
                     rows.setdefault((arch, start, k), []).append(rec)
     write(args, rows, split, time.monotonic() - t_all)
+
+
+def _recipe_text(name: str) -> str:
+    from fewshot_recipes import recipe
+
+    net, tr = recipe(name)
+    return ", ".join(f"{k}={v}" for k, v in {**net, **tr}.items()) or "no changes"
+
+
+def _for(arch: str, net: dict) -> dict:
+    """The recipe's network changes that apply to ``arch`` (MRIFE's teacher settings only to
+    MRIFE)."""
+    mrife_only = {"teacher_bn", "ema_horizon", "ema_warmup"}
+    return {k: v for k, v in net.items() if arch == "mrife" or k not in mrife_only}
 
 
 def _ms(values: list[float]) -> str:
@@ -141,7 +167,8 @@ def write(args, rows: dict, split: dict, seconds: float) -> None:
         f"Made by `python bench/bench_fewshot.py {' '.join(sys.argv[1:])}` "
         f"({time.strftime('%Y-%m-%d')}, {train_s / 60:.0f} CPU min of training in all, device "
         f"{args.device}, "
-        f"precision {args.precision}). {args.backbone}, {args.tile_size} px tiles at "
+        f"precision {args.precision}; recipe {args.recipe}: {_recipe_text(args.recipe)}). "
+        f"{args.backbone}, {args.tile_size} px tiles at "
         f"{args.ground_resolution} m; base model {args.base_epochs} epochs on {SPLIT['base']} "
         f"scenes; fine-tuning and scratch {args.epochs} epochs on k scenes (a quarter of them "
         f"validate); tested on {SPLIT['test']} scenes nobody trained, validated or tuned on. "

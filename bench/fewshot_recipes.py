@@ -47,6 +47,17 @@ RECIPES: dict[str, tuple[dict, dict]] = {   # name: (network changes, training c
 MRIFE_ONLY = {"teacher-fix"}
 
 
+def recipe(name: str) -> tuple[dict, dict]:
+    """(network changes, training changes) of a recipe; names joined by + combine recipes."""
+    net, tr = {}, {}
+    for part in name.split("+"):
+        if part not in RECIPES:
+            raise SystemExit(f"unknown recipe {part}; choose from {sorted(RECIPES)}")
+        net.update(RECIPES[part][0])
+        tr.update(RECIPES[part][1])
+    return net, tr
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "sichuan")
