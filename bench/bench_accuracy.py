@@ -100,7 +100,8 @@ def main() -> None:
                                    seed=seed, device=dev.key, photometric=args.photometric,
                                    scale_jitter=args.scale_jitter,
                                    choose_threshold=not args.fixed_threshold)
-                train_on_folder(data, cfg, tcfg, out, resume=args.reuse)
+                train_on_folder(data, cfg, tcfg, out,
+                                resume=args.reuse and out.with_suffix(".resume.pt").exists())
                 train_s = time.monotonic() - t
                 done.write_text(json.dumps({"train_s": train_s}))
             m = evaluate_scenes(load_model(out, dev.key), parts["test"], device=dev.key)

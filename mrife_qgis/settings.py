@@ -15,9 +15,11 @@ class PluginSettings:
 
     Attributes:
         device: ``auto`` (first CUDA GPU, else CPU), ``cpu`` or ``cuda:N``.
+        results_folder: the Detect tab's last chosen results folder ("" : none yet).
     """
 
     device: str = "auto"
+    results_folder: str = ""
 
     @classmethod
     def load(cls) -> PluginSettings:

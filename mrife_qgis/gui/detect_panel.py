@@ -27,6 +27,7 @@ from qgis.PyQt.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -40,6 +41,7 @@ from backend import errors
 from .. import catalogue, detection
 from ..deps import check_deps
 from ..log import log, user_error
+from ..settings import PluginSettings
 from .choices import precision_combo
 from .download import download_then
 from .task import PanelTask
@@ -105,6 +107,16 @@ class DetectPanel(QWidget):
         self.modelInfo = QLabel()
         self.modelInfo.setWordWrap(True)
         form.addRow("", self.modelInfo)
+        self.bandsEdit = QLineEdit()
+        self.bandsEdit.setPlaceholderText("the first ones (1, 2, 3)")
+        self.bandsEdit.setToolTip("The raster's bands for the model's bands, in the model's "
+                                  "order, e.g. 3,2,1 for a BGR raster and an RGB model")
+        form.addRow("Bands", self.bandsEdit)
+        self.rescale = QCheckBox("Stretch the imagery onto the model's value range")
+        self.rescale.setToolTip("For imagery whose values differ from the training data's "
+                                "(16-bit imagery, an 8-bit model): each band's 0.5-99.5 % range "
+                                "is mapped onto the training data's")
+        form.addRow("", self.rescale)
         self.areaCombo = QComboBox()
         self.areaCombo.addItems(AREAS)
         form.addRow("Area", self.areaCombo)
@@ -147,7 +159,8 @@ class DetectPanel(QWidget):
         form.addRow("Precision", self.precision)
         self.outWidget = QgsFileWidget()
         self.outWidget.setStorageMode(QgsFileWidget.GetDirectory)
-        self.outWidget.lineEdit().setPlaceholderText("project folder, else a temporary folder")
+        self.outWidget.lineEdit().setPlaceholderText("the project's folder")
+        self.outWidget.setFilePath(PluginSettings.load().results_folder)
         form.addRow("Save results in", self.outWidget)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -253,11 +266,31 @@ class DetectPanel(QWidget):
         return None, None, None, False
 
     def _out_folder(self) -> Path:
+        """The chosen folder (remembered), else the project's folder; an unsaved project with
+        no folder chosen is refused (results in a temporary folder would be lost)."""
         text = self.outWidget.filePath().strip()
         if text:
             return Path(text)
         home = QgsProject.instance().homePath()
-        return Path(home) if home else detection.work_folder()
+        if home:
+            return Path(home)
+        raise ValueError("choose a folder in 'Save results in': the project is not saved, so "
+                         "there is no project folder to keep the results in")
+
+    def _bands(self, layer) -> list[int] | None:
+        text = self.bandsEdit.text().strip()
+        if not text:
+            return None
+        try:
+            bands = [int(v) for v in text.replace(" ", ",").split(",") if v]
+        except ValueError as exc:
+            raise ValueError(f"Bands '{text}': give band numbers separated by commas, e.g. "
+                             "3,2,1") from exc
+        bad = [b for b in bands if not 1 <= b <= layer.bandCount()]
+        if bad:
+            raise ValueError(f"layer '{layer.name()}' has bands 1-{layer.bandCount()}; band(s) "
+                             f"{bad} do not exist")
+        return bands
 
     # -- running -------------------------------------------------------------------------------
     def confirm_large(self, text: str) -> bool:
@@ -289,8 +322,10 @@ class DetectPanel(QWidget):
         work = detection.work_folder()
         try:
             extent, ecrs, poly, selected = self._area(layer)
+            out = self._out_folder()
             req = detection.DetectRequest(
                 layer=layer, model=model, extent=extent, extent_crs=ecrs,
+                bands=self._bands(layer), rescale=self.rescale.isChecked(),
                 area=detection.write_polygons(poly, selected, work) if poly is not None else None,
                 overlap=None if self.overlap.value() < 0 else self.overlap.value(),
                 batch_size=self.batch.value(), threshold=self.threshold.value() or None,
@@ -301,7 +336,6 @@ class DetectPanel(QWidget):
             prep = detection.prepare(req, work)
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             base = re.sub(r"[^\w.-]+", "_", layer.name()) + f"_{stamp}"
-            out = self._out_folder()
             try:
                 out.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -325,6 +359,10 @@ class DetectPanel(QWidget):
             shutil.rmtree(work, ignore_errors=True)
             self._say("Not started.", Qgis.Info)
             return False
+        if self.outWidget.filePath().strip():
+            settings = PluginSettings.load()
+            settings.results_folder = str(out)
+            settings.save()
         kwargs = dict(model=prep.loaded, raster=prep.raster, out_vector=out / f"{base}.gpkg",
                       probability=out / f"{base}_probability.tif", options=prep.options)
         self.task = DetectTask(f"MRIFE detection on {layer.name()}", kwargs, work)

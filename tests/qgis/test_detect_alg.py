@@ -188,3 +188,48 @@ def test_panel_reports_untransformable_map_extent(plugin, scene_model, geo_scene
     assert "cannot be transformed" in panel.last_message or "does not overlap" in \
         panel.last_message
     QgsProject.instance().removeAllMapLayers()
+
+
+def test_panel_results_folder_bands_and_rescale(plugin, scene_model, geo_scene, tmp_path):
+    """The Detect tab has what mrife:detect has: no silent temporary folder for an unsaved
+    project, band mapping, and the rescale the range check asks for; the chosen results folder
+    is remembered."""
+    from osgeo import gdal
+
+    from mrife_qgis.settings import PluginSettings
+
+    panel, layer = _panel(plugin, scene_model, geo_scene, tmp_path)
+    assert QgsProject.instance().homePath() == ""
+    panel.outWidget.setFilePath("")
+    assert not panel.start()
+    assert "choose a folder in 'Save results in'" in panel.last_message
+    panel.outWidget.setFilePath(str(tmp_path / "kept"))
+    panel.bandsEdit.setText("1,2,7")
+    assert not panel.start()
+    assert "band(s) [7] do not exist" in panel.last_message
+    # a 16-bit copy: refused with the advice to stretch, accepted with the box ticked
+    wide = tmp_path / "wide.tif"
+    src = gdal.Open(str(geo_scene["raster"]))
+    arr = src.ReadAsArray().astype("uint16") * 200
+    ds = gdal.GetDriverByName("GTiff").Create(str(wide), src.RasterXSize, src.RasterYSize, 3,
+                                              gdal.GDT_UInt16)
+    ds.SetGeoTransform(src.GetGeoTransform())
+    ds.SetProjection(src.GetProjection())
+    for b in range(3):
+        ds.GetRasterBand(b + 1).WriteArray(arr[b])
+    ds = None
+    wide_layer = QgsRasterLayer(str(wide), "wide")
+    QgsProject.instance().addMapLayer(wide_layer)
+    panel.layerCombo.setLayer(wide_layer)
+    panel.bandsEdit.setText("3,2,1")
+    assert not panel.start()
+    assert "rescale" in panel.last_message
+    panel.rescale.setChecked(True)
+    assert panel.start()
+    assert panel.task.kwargs["options"].bands == [3, 2, 1]
+    assert panel.task.kwargs["options"].rescale is True
+    _wait(panel)
+    assert panel.last_result is not None and (tmp_path / "kept").is_dir()
+    assert PluginSettings.load().results_folder == str(tmp_path / "kept")
+    QgsProject.instance().removeAllMapLayers()
+    QgsProject.instance().layerTreeRoot().removeAllChildren()
