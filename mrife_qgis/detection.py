@@ -179,7 +179,7 @@ def write_polygons(layer: QgsVectorLayer, selected_only: bool, workdir: Path) ->
         raise ValueError(f"layer '{layer.name()}' holds no polygons; choose a polygon layer")
     if selected_only and layer.selectedFeatureCount() == 0:
         raise ValueError(f"no polygon of layer '{layer.name()}' is selected; select some or "
-                         "untick 'selected only'")
+                         "untick 'selected'")
     out = workdir / "area.gpkg"
     opts = QgsVectorFileWriter.SaveVectorOptions()
     opts.driverName = "GPKG"

@@ -112,25 +112,28 @@ class DetectPanel(QWidget):
         self.bandsEdit.setToolTip("The raster's bands for the model's bands, in the model's "
                                   "order, e.g. 3,2,1 for a BGR raster and an RGB model")
         form.addRow("Bands", self.bandsEdit)
-        self.rescale = QCheckBox("Stretch the imagery onto the model's value range")
-        self.rescale.setToolTip("For imagery whose values differ from the training data's "
+        self.rescale = QCheckBox("Rescale values")
+        self.rescale.setToolTip("Stretch the imagery onto the model's value range: for "
+                                "imagery whose values differ from the training data's "
                                 "(16-bit imagery, an 8-bit model): each band's 0.5-99.5 % range "
                                 "is mapped onto the training data's")
         form.addRow("", self.rescale)
         self.areaCombo = QComboBox()
         self.areaCombo.addItems(AREAS)
         form.addRow("Area", self.areaCombo)
-        row = QHBoxLayout()
         self.drawButton = QPushButton("Draw rectangle")
         self.drawButton.clicked.connect(self._draw)
+        form.addRow("", self.drawButton)
+        row = QHBoxLayout()
         self.polygonCombo = QgsMapLayerComboBox()
         self.polygonCombo.setFilters(QgsMapLayerProxyModel.PolygonLayer)
         self.polygonCombo.setAllowEmptyLayer(True)
-        self.selectedOnly = QCheckBox("selected only")
+        self.selectedOnly = QCheckBox("selected")
+        self.selectedOnly.setToolTip("only the selected polygons of the layer")
         self.selectedOnly.setChecked(True)
-        for w in (self.drawButton, self.polygonCombo, self.selectedOnly):
-            row.addWidget(w)
-        form.addRow("", row)
+        row.addWidget(self.polygonCombo, 1)
+        row.addWidget(self.selectedOnly)
+        form.addRow("Polygons", row)
         self.threshold = QDoubleSpinBox()
         self.threshold.setRange(0.0, 0.99)
         self.threshold.setSingleStep(0.05)

@@ -150,11 +150,39 @@ class MrifeDock(BASE_CLASS, FORM_CLASS):
 
 
 def _scrolled(widget):
-    """The tab's contents in a scroll area (the Train tab is taller than a laptop screen)."""
+    """The tab's contents in a scroll area that scrolls vertically only (the Train tab is taller
+    than a laptop screen), made narrow enough for a side panel (``fit_narrow``)."""
+    from qgis.PyQt.QtCore import QSize, Qt
     from qgis.PyQt.QtWidgets import QFrame, QScrollArea
 
-    area = QScrollArea()
+    class TabScroll(QScrollArea):
+        def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+            # as wide as the contents need at least (not as wide as they would like): the
+            # dock opens at a side panel's width and never needs a horizontal scroll bar
+            hint = super().sizeHint()
+            need = self.widget().minimumSizeHint().width() + \
+                self.verticalScrollBar().sizeHint().width() + 2
+            return QSize(need, hint.height())
+
+    fit_narrow(widget)
+    area = TabScroll()
     area.setWidgetResizable(True)
     area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     area.setWidget(widget)
+    area.setMinimumWidth(area.sizeHint().width())
     return area
+
+
+def fit_narrow(widget) -> None:
+    """Let a panel shrink to a side panel's width: combo boxes no wider than a short entry
+    (their lists still show everything), form rows whose field does not fit go under their
+    label."""
+    from qgis.PyQt.QtWidgets import QComboBox, QFormLayout
+
+    for combo in widget.findChildren(QComboBox):
+        combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(10)
+    for form in widget.findChildren(QFormLayout):
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
