@@ -337,6 +337,17 @@ COMMANDS = {"devices": _cmd_devices, "train": _cmd_train, "evaluate": _cmd_evalu
             "export_model": _cmd_export_model}
 
 
+def _single_process_only(command: str) -> None:
+    """Under torchrun (or any launcher that sets WORLD_SIZE > 1) each rank would train or detect
+    the same data on its own and write the same files: refuse instead."""
+    world = os.environ.get("WORLD_SIZE", "1")
+    if command in ("train", "detect", "evaluate") and world.isdigit() and int(world) > 1:
+        raise ValueError(f"{command} runs in one process; this one is rank "
+                         f"{os.environ.get('RANK', '?')} of {world} (torchrun?). Several ranks "
+                         "would each do the whole job and write the same files: start it once, "
+                         "without torchrun")
+
+
 def main(argv: list[str] | None = None) -> int:
     from .cli_args import build_parser
 
@@ -356,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     gdal.SetConfigOption("CPL_LOG", os.devnull)
     gdal.SetErrorHandler("CPLQuietErrorHandler")
     try:
+        _single_process_only(args.command)
         return args.func(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

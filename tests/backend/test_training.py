@@ -3,6 +3,7 @@ holds what detection needs, resume equals an uninterrupted run, bad states stop 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -330,3 +331,15 @@ def test_data_settings_refuse_bad_values(kw, message):
 
     with pytest.raises(ValueError, match=message):
         DataSettings(**kw)
+
+
+def test_several_ranks_are_refused_not_run_twice(tmp_path):
+    """torchrun --nproc-per-node 2 would start two independent copies writing the same model
+    file: each rank is refused with one line instead."""
+
+    env = dict(os.environ, WORLD_SIZE="2", RANK="1", PYTHONDONTWRITEBYTECODE="1")
+    r = subprocess.run([sys.executable, "-m", "backend", "train", "--images", ".", "--masks",
+                        ".", "--out", str(tmp_path / "x.pt")], cwd=Path(__file__).parents[2],
+                       env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "rank 1 of 2" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "x.pt").exists()
