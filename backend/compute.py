@@ -160,12 +160,17 @@ def physical_cores() -> int:
 
 
 def set_threads(threads: int | None = None) -> int:
-    """torch's intra-op threads: ``threads``, else the physical cores (hyper-threads slow
-    convolutions down); GDAL's warp threads are left to GDAL, which reads between batches, not
-    during them. Returns the number set."""
+    """torch's intra-op threads: ``threads``, else ``MRIFE_THREADS`` (environment), else the
+    physical cores (hyper-threads slow convolutions down). Set MRIFE_THREADS when several jobs
+    share the machine: two jobs of 2 threads on 2 cores run several times slower than two of 1
+    (the threads spin waiting for each other). GDAL's warp threads are left to GDAL, which reads
+    between batches, not during them. Returns the number set."""
+    import os
+
     import torch
 
-    n = threads or physical_cores()
+    env = os.environ.get("MRIFE_THREADS", "")
+    n = threads or (int(env) if env.isdigit() and int(env) > 0 else 0) or physical_cores()
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n
