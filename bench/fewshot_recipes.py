@@ -72,6 +72,8 @@ def main() -> None:
                     help="where bench_fewshot put its base models")
     ap.add_argument("--work", type=Path, default=ROOT / "build" / "fewshot-recipes")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "recipes-fewshot.md")
+    ap.add_argument("--table-only", action="store_true", help="write the table from the runs "
+                    "already made (a recipe's missing seeds are left out and counted)")
     args = ap.parse_args()
     recipes = {name: RECIPES[name] for name in args.recipes}
     if args.combine:
@@ -96,6 +98,8 @@ def main() -> None:
                 res = args.work / f"{key}.json"
                 if res.exists():
                     rec = json.loads(res.read_text())
+                elif args.table_only:
+                    continue
                 else:
                     cfg = TrainConfig(epochs=args.epochs, batch_size=4, lr=0.007, seed=seed,
                                       device="cpu", estimate_time=False,
@@ -133,19 +137,25 @@ def write(args, recipes: dict, results: dict) -> None:
              f"`make bench-fewshot` on k = {args.k} pool scenes for {args.epochs} epochs "
              "(resnet18, 128 px at 2 m), scored on the dev scenes: the pool scenes each seed "
              "did not draw. The test scenes are not used. Mean ± standard deviation over seeds "
-             f"{args.seeds}; paired difference = recipe minus today, seed by seed.", "",
-             "| recipe | changes | network | dev IoU | dev F1 | paired IoU difference | "
-             "threshold | CPU min |",
-             "|---|---|---|---:|---:|---:|---:|---:|"]
+             f"{args.seeds}; paired difference = recipe minus today's recipe (or minus "
+             "'threshold', the recipe the others add to), seed by seed; CPU minutes are wall "
+             "time and depend on what else shared the 2 cores.", "",
+             "| recipe | changes | network | dev IoU | dev F1 | paired IoU difference vs today | "
+             "vs threshold | threshold | CPU min |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for (name, arch), recs in results.items():
         net, tr = recipes[name]
-        base = {r["key"].split("-s")[-1]: r["dev_iou"] for r in results.get(("today", arch), [])}
-        diffs = [r["dev_iou"] - base[r["key"].split("-s")[-1]] for r in recs
-                 if r["key"].split("-s")[-1] in base]
+        def paired(against: str, name=name, arch=arch, recs=recs) -> str:
+            base = {r["key"].split("-s")[-1]: r["dev_iou"]
+                    for r in results.get((against, arch), [])}
+            diffs = [r["dev_iou"] - base[r["key"].split("-s")[-1]] for r in recs
+                     if r["key"].split("-s")[-1] in base]
+            return _ms(diffs) if name != against and diffs else "-"
+
         changes = ", ".join(f"{k}={v}" for k, v in {**net, **tr}.items()) or "-"
         lines.append(f"| {name} | {changes} | {arch} | {_ms([r['dev_iou'] for r in recs])} | "
                      f"{_ms([r['dev_f1'] for r in recs])} | "
-                     f"{_ms(diffs) if name != 'today' and diffs else '-'} | "
+                     f"{paired('today')} | {paired('threshold')} | "
                      f"{', '.join(str(r['threshold']) for r in recs)} | "
                      f"{statistics.mean(r['train_s'] for r in recs) / 60:.1f} |")
     args.out.write_text("\n".join(lines) + "\n")
