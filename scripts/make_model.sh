@@ -3,7 +3,8 @@
 # with, on the Sichuan scenes minus the test split (which holds the sample's four scenes); evaluate
 # both on the test scenes; ship MRIFE with int8 weights in resources/models/; write
 # docs/bundled-model.md. Every step is the project's own command line (python -m backend ...).
-# Config (CPU-sized; change here and re-run): resnet18, 128 px tiles at 2 m/px, 7 epochs.
+# Config (CPU-sized; change here and re-run): resnet18, 128 px tiles at 2 m/px, 30 epochs, the
+# decision threshold chosen on validation (the recipe docs/recipes-fewshot.md kept).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -11,7 +12,7 @@ DATA=${SICHUAN:-../shared/data/sichuan}
 WORK=build/model
 SHIP=resources/models/mrife-r18-sichuan.pt
 COMMON=(--images "$DATA/images" --masks "$DATA/masks" --source-resolution 0.5
-        --ground-resolution 2 --tile-size 128 --backbone resnet18 --epochs 7 --batch-size 4
+        --ground-resolution 2 --tile-size 128 --backbone resnet18 --epochs 30 --batch-size 4
         --lr 0.007 --seed 0 --split-seed 0 --device "${DEVICE:-auto}")
 EVAL=(--images "$DATA/images" --masks "$DATA/masks" --source-resolution 0.5 --split test
       --device "${DEVICE:-auto}")
@@ -21,9 +22,9 @@ declare -A BENCH_RUN=([mrife]=BpMpC-seed0 [deeplabv3plus]=B-seed0)
 for arch in mrife deeplabv3plus; do
   t=$(date +%s)
   preset=$([ "$arch" = mrife ] && echo mrife || echo baseline)
-  bench=build/bench-accuracy/${BENCH_RUN[$arch]}
+  bench=build/bench-accuracy-30/${BENCH_RUN[$arch]}
   if [ -n "${FROM_BENCH:-}" ] && [ -f "$bench.done.json" ]; then
-    # FROM_BENCH=1: take the run `make bench-accuracy` made with this exact configuration
+    # FROM_BENCH=1: take the run bench_accuracy.py --epochs 30 made with this exact configuration
     # (preset, backbone, tiles, resolution, epochs, batch, lr, seed 0, split seed 0)
     cp "$bench.pt" "$WORK/$arch.pt"
     SECONDS_FOR[$arch]=$($PY -c "import json; print(round(json.load(open('$bench.done.json'))['train_s']))")

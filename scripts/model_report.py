@@ -53,6 +53,10 @@ def main() -> None:
         f"tiles 3:1, {tc.get('epochs')} epochs, batch {tc.get('batch_size')}, SGD lr "
         f"{tc.get('lr')} (momentum 0.9, weight decay 0.0005, poly schedule), seed "
         f"{tc.get('seed')}. A CPU-sized budget: the paper trains resnet101, 512 px, 100 epochs.",
+        f"- Decision threshold: {(payload.get('decision') or {}).get('threshold', 0.5)}, the one "
+        "with the best landslide IoU on the validation tiles, stored in the model file and used "
+        "by detection and evaluation unless a threshold is given (the test metrics below use "
+        "each model's own).",
         "- Shipped precision: int8 convolution weights (symmetric, one scale per output channel), "
         "everything else float16, MRIFE's student left out (inference runs the segmentation "
         "branch and the teacher). Widened to float32 when loaded.",
