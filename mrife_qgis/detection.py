@@ -96,6 +96,23 @@ class PreparedDetection:
         return f"{self.plan.describe()}; about {duration(self.seconds)} on {self.device_label}"
 
 
+def parse_bands(text: str, layer: QgsRasterLayer) -> list[int] | None:
+    """"3,2,1" -> [3, 2, 1] (None when empty); ValueError naming the layer's bands."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        bands = [int(v) for v in text.replace(" ", ",").split(",") if v]
+    except ValueError as exc:
+        raise ValueError(f"Bands '{text}': give band numbers separated by commas, e.g. "
+                         "3,2,1") from exc
+    bad = [b for b in bands if not 1 <= b <= layer.bandCount()]
+    if bad:
+        raise ValueError(f"layer '{layer.name()}' has bands 1-{layer.bandCount()}; band(s) "
+                         f"{bad} do not exist")
+    return bands
+
+
 def model_file(req: DetectRequest) -> Path:
     """The request's model file, or the bundled one."""
     model = Path(req.model) if req.model else default_model()

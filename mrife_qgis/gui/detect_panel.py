@@ -280,21 +280,6 @@ class DetectPanel(QWidget):
         raise ValueError("choose a folder in 'Save results in': the project is not saved, so "
                          "there is no project folder to keep the results in")
 
-    def _bands(self, layer) -> list[int] | None:
-        text = self.bandsEdit.text().strip()
-        if not text:
-            return None
-        try:
-            bands = [int(v) for v in text.replace(" ", ",").split(",") if v]
-        except ValueError as exc:
-            raise ValueError(f"Bands '{text}': give band numbers separated by commas, e.g. "
-                             "3,2,1") from exc
-        bad = [b for b in bands if not 1 <= b <= layer.bandCount()]
-        if bad:
-            raise ValueError(f"layer '{layer.name()}' has bands 1-{layer.bandCount()}; band(s) "
-                             f"{bad} do not exist")
-        return bands
-
     # -- running -------------------------------------------------------------------------------
     def confirm_large(self, text: str) -> bool:
         """Ask before a very long run (tests replace this)."""
@@ -328,7 +313,8 @@ class DetectPanel(QWidget):
             out = self._out_folder()
             req = detection.DetectRequest(
                 layer=layer, model=model, extent=extent, extent_crs=ecrs,
-                bands=self._bands(layer), rescale=self.rescale.isChecked(),
+                bands=detection.parse_bands(self.bandsEdit.text(), layer),
+                rescale=self.rescale.isChecked(),
                 area=detection.write_polygons(poly, selected, work) if poly is not None else None,
                 overlap=None if self.overlap.value() < 0 else self.overlap.value(),
                 batch_size=self.batch.value(), threshold=self.threshold.value() or None,

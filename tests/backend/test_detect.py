@@ -160,11 +160,13 @@ def test_geographic_copy_gives_the_same_polygons(scene_model, geo_scene, tmp_pat
     """The scene warped to EPSG:4326 is processed in UTM: polygons agree within a pixel and a
     half (the symmetric difference is at most 1.5 px wide along the outlines). The copy is
     resampled twice (UTM -> EPSG:4326 -> UTM); measured with the fixture model trained on the
-    development machine: IoU 0.92, symmetric difference 1.02 px along the outlines."""
+    development machine: IoU 0.92, symmetric difference 1.02 px along the outlines. At the
+    threshold 0.5 of that measurement (the fixture model's own threshold, chosen on its
+    validation tiles, may sit where its probabilities are flat and outlines move more)."""
     a = detect(scene_model, geo_scene["raster"], tmp_path / "utm.gpkg",
-               options=DetectOptions(device="cpu"))
+               options=DetectOptions(device="cpu", threshold=0.5))
     b = detect(scene_model, geo_scene["geographic"], tmp_path / "geo.gpkg",
-               options=DetectOptions(device="cpu", out_crs="EPSG:32648"))
+               options=DetectOptions(device="cpu", out_crs="EPSG:32648", threshold=0.5))
     assert b.plan.crs_name == "EPSG:32648" and any("geographic" in w for w in b.warnings)
     ua, rows = union(a.vector)
     ub, _ = union(b.vector)

@@ -222,8 +222,9 @@ def test_panel_results_folder_bands_and_rescale(plugin, scene_model, geo_scene, 
     QgsProject.instance().addMapLayer(wide_layer)
     panel.layerCombo.setLayer(wide_layer)
     panel.bandsEdit.setText("3,2,1")
-    assert not panel.start()
-    assert "rescale" in panel.last_message
+    assert panel.start()                     # the range check runs in the task
+    _wait(panel)
+    assert panel.last_result is None and "rescale" in panel.last_message
     panel.rescale.setChecked(True)
     assert panel.start()
     assert panel.task.kwargs["options"].bands == [3, 2, 1]
