@@ -40,7 +40,7 @@ qgis: setup  ## start QGIS desktop with the plugin (live source) and the venv's 
 demo: setup  ## detection with the bundled model on the bundled sample, in headless QGIS
 	$(PY) scripts/demo.py
 
-model: setup  ## train the bundled model and the baseline on Sichuan (CPU, ~30 min); docs/bundled-model.md
+model: setup  ## train the bundled model and the baseline on Sichuan (CPU, 30 epochs); docs/bundled-model.md
 	bash scripts/make_model.sh
 
 bench: bench-models bench-detect bench-finetune  ## all benchmarks; numbers go to docs/
