@@ -13,6 +13,14 @@ def _precision_option(p: argparse.ArgumentParser) -> None:
                    "reduced precision")
 
 
+def _decision_options(p: argparse.ArgumentParser) -> None:
+    """--threshold and --tta, the same for evaluate and detect."""
+    p.add_argument("--threshold", type=float, help="decision threshold (default: the one "
+                   "stored in the model file, chosen on validation in training, else 0.5)")
+    p.add_argument("--tta", action="store_true", help="test-time augmentation: average each "
+                   "tile over its flips (4x the network time)")
+
+
 def build_parser(commands: dict) -> argparse.ArgumentParser:
     """The parser of ``python -m backend``; ``commands`` maps a command's name to its function
     (``backend.cli.COMMANDS``)."""
@@ -84,10 +92,7 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
     p.add_argument("--source-resolution", type=float)
     p.add_argument("--overlap", type=int, help="tile overlap in pixels (default: tile / 4)")
     p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument("--threshold", type=float, help="decision threshold (default: the one "
-                   "stored in the model file, chosen on validation in training, else 0.5)")
-    p.add_argument("--tta", action="store_true", help="test-time augmentation: average each "
-                   "tile over its flips (4x the network time)")
+    _decision_options(p)
     p.add_argument("--device", default="auto")
     _precision_option(p)
     p.add_argument("--json", help="also write the metrics to this file")
@@ -106,10 +111,7 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
                    "(default: the first ones)")
     p.add_argument("--overlap", type=int, help="tile overlap in pixels (default: tile / 4)")
     p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument("--threshold", type=float, help="decision threshold (default: the one "
-                   "stored in the model file, chosen on validation in training, else 0.5)")
-    p.add_argument("--tta", action="store_true", help="test-time augmentation: average each "
-                   "tile over its flips (4x the network time)")
+    _decision_options(p)
     p.add_argument("--min-area", type=float, default=100.0, help="drop polygons below this "
                    "many m² (default 100)")
     p.add_argument("--out-crs", help="CRS of the polygons (default: the raster's)")

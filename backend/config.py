@@ -213,6 +213,15 @@ ALIASES: dict[str, str] = {
     "fusion-add": "B+M+C", "with-self-distillation": "B+M+C",
 }
 PRESET_NAMES = tuple(sorted(set(PRESETS) | set(ALIASES)))
+# settings that only MRIFE's teacher-student branch reads
+MRIFE_ONLY = frozenset({"teacher_bn", "ema_horizon", "ema_warmup", "ema_momentum",
+                        "train_fusion_source", "alpha", "beta", "mfm", "sfce"})
+
+
+def applicable(arch: str, changes: dict) -> dict:
+    """``changes`` without the MRIFE-only settings when ``arch`` is not MRIFE (a recipe applied
+    to every network of a comparison)."""
+    return {k: v for k, v in changes.items() if arch == "mrife" or k not in MRIFE_ONLY}
 
 
 def arch_preset(arch: str, **overrides) -> ModelConfig:

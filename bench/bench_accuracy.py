@@ -119,15 +119,12 @@ def main() -> None:
         args.out.write_text(text)
 
 
-MRIFE_ONLY = {"teacher_bn", "ema_horizon", "ema_warmup", "train_fusion_source", "alpha", "beta"}
-
-
 def _settings(items: list[str], cfg) -> dict:
     """--set KEY=VALUE as typed overrides; MRIFE-only keys are skipped for other networks."""
     from backend.cli import _settings as parse
+    from backend.config import applicable
 
-    out = parse(items, cfg)
-    return {k: v for k, v in out.items() if cfg.arch == "mrife" or k not in MRIFE_ONLY}
+    return applicable(cfg.arch, parse(items, cfg))
 
 
 def _recipe(args) -> str:

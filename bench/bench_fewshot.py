@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from backend.checkpoint import load_model  # noqa: E402
-from backend.config import DataSettings  # noqa: E402
+from backend.config import DataSettings, applicable  # noqa: E402
 from backend.data import load_folder_scenes  # noqa: E402
 from backend.jobs import evaluate_scenes, train_on_scenes  # noqa: E402
 from backend.models import arch_preset  # noqa: E402
@@ -63,7 +63,8 @@ def run(key: str, work: Path, scenes: dict, train: list[str], val: list[str], ar
     t = time.monotonic()
     parts = {"train": [scenes[n] for n in train], "val": [scenes[n] for n in val], "test": []}
     train_on_scenes(parts, {"source": "bench_fewshot", "train": train, "val": val},
-                    arch_preset(arch, backbone=args.backbone, **_for(arch, net or {})), cfg, out,
+                    arch_preset(arch, backbone=args.backbone, **applicable(arch, net or {})),
+                    cfg, out,
                     DataSettings(tile_size=args.tile_size,
                                  ground_resolution=args.ground_resolution))
     seconds = time.monotonic() - t
@@ -144,13 +145,6 @@ def _recipe_text(name: str) -> str:
 
     net, tr = recipe(name)
     return ", ".join(f"{k}={v}" for k, v in {**net, **tr}.items()) or "no changes"
-
-
-def _for(arch: str, net: dict) -> dict:
-    """The recipe's network changes that apply to ``arch`` (MRIFE's teacher settings only to
-    MRIFE)."""
-    mrife_only = {"teacher_bn", "ema_horizon", "ema_warmup"}
-    return {k: v for k, v in net.items() if arch == "mrife" or k not in mrife_only}
 
 
 def _ms(values: list[float]) -> str:

@@ -71,7 +71,9 @@ def main() -> None:
         mins = f"{secs / 60:.1f}" if secs else "-"
         lines.append(f"| {label} | {path.stat().st_size / 2**20:.1f} | {mins} | "
                      + " | ".join(f"{m[k]:.4f}" for k in KEYS) + " |")
-    lines += ["", "Re-run: `make model` (30 epochs; the train minutes above are wall time with one thread per run while other runs shared the 2 cores, and a resumed run counts only its last part), then `make demo` for "
+    lines += ["", "Re-run: `make model` (30 epochs; the train minutes above are wall time with one "
+              "thread per run while other runs shared the 2 cores, and a resumed run counts only "
+              "its last part), then `make demo` for "
               "the result on the sample scene (numbers in docs/demo.md)."]
     args.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
