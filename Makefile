@@ -1,19 +1,21 @@
 # MRIFE for QGIS: routine tasks. `make help` lists them.
 SHELL := /bin/bash
 VENV ?= .venv
+QGIS ?= backports
 PY := $(VENV)/bin/python
 export QT_QPA_PLATFORM ?= offscreen
 export PYTHONDONTWRITEBYTECODE := 1
 
 
 .PHONY: qt6-index
+.PHONY: translations screenshots qt6-widgets
 .PHONY: help setup test test-fast lint package qgis demo model bench bench-models bench-accuracy bench-detect bench-finetune bench-engines bench-fewshot reliability clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
-setup:  ## Debian packages, .venv and pinned Python packages (idempotent)
-	@bash scripts/setup.sh
+setup:  ## Debian packages (QGIS 3.40; QGIS=debian for 3.22), .venv, pinned Python packages (idempotent)
+	@QGIS=$(QGIS) bash scripts/setup.sh
 
 test: setup  ## the whole suite: backend unit tests and QGIS tests in a headless QGIS
 	$(PY) -m pytest
@@ -21,10 +23,24 @@ test: setup  ## the whole suite: backend unit tests and QGIS tests in a headless
 test-fast: setup  ## the suite without tests marked slow
 	$(PY) -m pytest -m "not slow"
 
-lint: setup  ## ruff, Bandit over the packaged code (fails on Medium/High), the Qt6 check
+lint: setup  ## ruff, Bandit (fails on Medium/High), the Qt6 and QGIS-enum checks, translations
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/bandit -q -r mrife_qgis backend --severity-level medium
 	$(PY) scripts/qt6_check.py mrife_qgis tests scripts bench
+	$(PY) scripts/qgis_enum_check.py mrife_qgis tests scripts bench
+	$(PY) scripts/translations.py --check
+	$(MAKE) --no-print-directory qt6-widgets
+
+qt6-widgets: setup  ## the Qt-only widgets under PyQt6 6.7.1 offscreen (a venv of its own, build/qt6-venv)
+	@test -x build/qt6-venv/bin/python || (/usr/bin/python3 -m venv build/qt6-venv && \
+		PIP_FIND_LINKS= build/qt6-venv/bin/pip install -q PyQt6==6.7.1)
+	build/qt6-venv/bin/python scripts/qt6_widgets.py
+
+screenshots: setup  ## the panel's three tabs in a real QGIS window (Xvfb, 1280 x 800), English and Chinese
+	mkdir -p build && bash scripts/screenshots.sh
+
+translations: setup  ## update mrife_qgis/i18n/*.ts from the code's tr() strings, compile the .qm files
+	$(PY) scripts/translations.py
 
 qt6-index: setup  ## rebuild scripts/qt6_enums.json (PyQt6's enums) from the PyQt6 wheel on PyPI
 	rm -rf build/pyqt6 && PIP_FIND_LINKS= $(VENV)/bin/pip download --no-deps --only-binary :all: \

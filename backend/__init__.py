@@ -5,4 +5,4 @@ Every module imports its siblings relatively, so the package works both as the t
 packaged plugin.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

@@ -1,14 +1,59 @@
 #!/usr/bin/env bash
 # Prepare a fresh Debian 12 machine for MRIFE for QGIS; safe to run again (idempotent).
 #   1. Debian packages for QGIS and GDAL (installed when missing and we are root; otherwise the
-#      one apt command to run is printed).
+#      apt commands to run are printed). QGIS=backports (default): QGIS 3.40 LTR from Debian's
+#      bookworm-backports, beside Debian's own GDAL and numpy; QGIS=debian: Debian 12's own
+#      QGIS 3.22, the oldest version the plugin supports (qgisMinimumVersion).
 #   2. A venv (.venv) made with the system Python and --system-site-packages, so QGIS, GDAL and
 #      Debian's numpy are the ones imported.
 #   3. The pinned Python packages of requirements.txt, constrained so numpy is never replaced.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
-DEB_PKGS="python3-qgis qgis-providers python3-gdal gdal-bin xvfb python3-venv python3-pip"
+QGIS=${QGIS:-backports}
+DEB_PKGS="python3-qgis qgis-providers python3-gdal gdal-bin xvfb python3-venv python3-pip qttools5-dev-tools"
+QGIS_PKGS="python3-qgis qgis-providers qgis"
+BACKPORTS_LIST=/etc/apt/sources.list.d/mrife-bookworm-backports.sources
+
+case "$QGIS" in
+  backports|debian) ;;
+  *) echo "setup: QGIS=$QGIS is not known; use QGIS=backports (3.40, default) or QGIS=debian (3.22)" >&2
+     exit 2 ;;
+esac
+
+as_root() {  # run an apt command now (root) or print it and stop
+  if [ "$(id -u)" = 0 ]; then
+    "$@"
+  else
+    echo "setup: run this once as root, then 'make setup' again:" >&2
+    echo "  sudo $*" >&2
+    exit 1
+  fi
+}
+
+qgis_version() {
+  dpkg-query -W -f='${Version}' python3-qgis 2>/dev/null | cut -d. -f1,2 || true
+}
+
+export DEBIAN_FRONTEND=noninteractive
+if [ "$QGIS" = backports ] && [ "$(qgis_version)" != "3.40" ]; then
+  if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    echo "setup: adding Debian's bookworm-backports to apt's sources ($BACKPORTS_LIST)"
+    as_root bash -c "printf '%s\n' 'Types: deb' 'URIs: http://deb.debian.org/debian' \
+      'Suites: bookworm-backports' 'Components: main' \
+      'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' > $BACKPORTS_LIST"
+  fi
+  echo "setup: installing QGIS 3.40 from bookworm-backports (Debian's GDAL and numpy stay)"
+  as_root apt-get update -qq
+  as_root apt-get install -y -qq --no-install-recommends -t bookworm-backports $QGIS_PKGS >/dev/null
+elif [ "$QGIS" = debian ] && [ "$(qgis_version)" != "3.22" ]; then
+  echo "setup: installing Debian 12's own QGIS 3.22"
+  as_root apt-get update -qq
+  # every installed QGIS package back to bookworm's version (the backports' ones end in ~bpo12)
+  back=$(dpkg-query -W -f='${Package} ${Version}\n' | awk '$1 ~ /qgis/ && $2 ~ /bpo12/ {print $1}')
+  as_root apt-get install -y -qq --no-install-recommends --allow-downgrades \
+    $(for p in $QGIS_PKGS $back; do echo "$p/bookworm"; done | sort -u) >/dev/null
+fi
 
 missing=()
 for p in $DEB_PKGS; do

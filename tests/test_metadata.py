@@ -32,7 +32,8 @@ def test_required_keys_present():
 def test_values_as_specified():
     meta = _meta()
     assert meta["qgisminimumversion"] == "3.22"
-    assert meta["qgismaximumversion"] == "3.99"
+    assert meta["qgismaximumversion"] == "4.99"
+    assert meta["supportsqt6"] == "True"          # QGIS 4 loads only plugins declaring it
     assert meta["category"] == "Raster"
     assert meta["hasprocessingprovider"] == "yes"
     assert (ROOT / meta["icon"]).is_file()
