@@ -73,10 +73,14 @@ class CatalogueModel:
 
     def describe(self) -> str:
         iou = self.metrics.get("iou_landslide")
-        return (f"{self.title}: {self.architecture}/{self.backbone}, {len(self.bands)} bands, "
-                f"{self.tile_size} px at {self.ground_resolution:g} m"
-                + (f", test IoU {iou:.2f}" if iou is not None else "")
-                + f", {self.size / 2**20:.1f} MiB")
+        from .i18n import tr
+
+        text = tr("{0}: {1}/{2}, {3} bands, {4} px at {5} m").format(
+            self.title, self.architecture, self.backbone, len(self.bands), self.tile_size,
+            f"{self.ground_resolution:g}")
+        if iou is not None:
+            text += tr(", test IoU {0}").format(f"{iou:.2f}")
+        return text + tr(", {0} MiB").format(f"{self.size / 2**20:.1f}")
 
 
 def catalogue_path() -> Path:
@@ -228,7 +232,7 @@ def _download(url: str, part: Path, size: int, feedback, log) -> None:
                 raise Cancelled()
             reply = blocking.reply()
             status = reply.attribute(QNetworkRequest.Attribute.HttpStatusCodeAttribute)
-            if err != QgsBlockingNetworkRequest.NoError or status not in (200, 206):
+            if err != QgsBlockingNetworkRequest.ErrorCode.NoError or status not in (200, 206):
                 detail = f"HTTP {status}" if status else blocking.errorMessage()
                 raise CatalogueError(detail or "no answer")
             data = bytes(reply.content())
@@ -251,7 +255,7 @@ class DownloadTask(QgsTask):
     runs on the main thread. ``path`` is the file, ``error`` the message when it failed."""
 
     def __init__(self, entry: CatalogueModel):
-        super().__init__(f"Downloading the model {entry.title}", QgsTask.CanCancel)
+        super().__init__(f"Downloading the model {entry.title}", QgsTask.Flag.CanCancel)
         self.entry = entry
         self.path: Path | None = None
         self.error = ""

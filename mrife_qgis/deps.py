@@ -8,6 +8,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .i18n import tr
+
 REQUIRED = ("torch", "torchvision")
 
 
@@ -30,7 +32,7 @@ class DepsStatus:
         if self.ok:
             return ", ".join(f"{k} {v}" for k, v in self.versions.items())
         lines = [f"{name}: {why}" for name, why in self.problems.items()]
-        lines.append("Press 'Install packages...' below, or run in a terminal:")
+        lines.append(tr("Press 'Install packages...' below, or run in a terminal:"))
         lines.append(f"  {install_command()}")
         return "\n".join(lines)
 
@@ -107,10 +109,10 @@ def check_deps(refresh: bool = False) -> DepsStatus:
             status.versions[name] = str(getattr(module, "__version__", "?"))
         except ModuleNotFoundError:
             status.ok = False
-            status.problems[name] = "not installed"
+            status.problems[name] = tr("not installed")
         except Exception as exc:  # a broken install raises anything: OSError, RuntimeError...
             status.ok = False
             why = f"{type(exc).__name__}: {exc}"
-            status.problems[name] = f"installed but cannot be imported ({why})"
+            status.problems[name] = tr("installed but cannot be imported ({0})").format(why)
     _cache = status
     return status

@@ -23,6 +23,7 @@ from qgis.core import (
     QgsWkbTypes,
 )
 
+from .i18n import tr
 from .log import duration
 from .paths import resources_dir
 
@@ -51,12 +52,12 @@ def default_model_or_download(feedback=None) -> Path:
 
     entry = catalogue.default_entry()
     if entry is None:
-        raise ValueError("no model given and the catalogue lists none; choose a model file "
-                         "(.pt) trained with the plugin or `python -m backend train`")
+        raise ValueError(tr("no model given and the catalogue lists none; choose a model file "
+                            "(.pt) trained with the plugin or `python -m backend train`"))
     try:
         return catalogue.ensure(entry, feedback, feedback.pushInfo if feedback else None)
     except catalogue.Cancelled as exc:
-        raise ValueError("the model download was cancelled; nothing was kept") from exc
+        raise ValueError(tr("the model download was cancelled; nothing was kept")) from exc
 
 
 @dataclass
@@ -93,7 +94,10 @@ class PreparedDetection:
     seconds: float                          # estimated
 
     def estimate(self) -> str:
-        return f"{self.plan.describe()}; about {duration(self.seconds)} on {self.device_label}"
+        p = self.plan
+        return tr("{0} tile(s) of {1} px over {2} x {3} px at {4} m/px in {5}; about {6} on "
+                  "{7}").format(p.tiles, p.tile, p.width, p.height, f"{p.pixel_size:g}",
+                                p.crs_name, duration(self.seconds), self.device_label)
 
 
 def parse_bands(text: str, layer: QgsRasterLayer) -> list[int] | None:
@@ -104,12 +108,16 @@ def parse_bands(text: str, layer: QgsRasterLayer) -> list[int] | None:
     try:
         bands = [int(v) for v in text.replace(" ", ",").split(",") if v]
     except ValueError as exc:
-        raise ValueError(f"Bands '{text}': give band numbers separated by commas, e.g. "
-                         "3,2,1") from exc
+        raise ValueError(
+            tr("Bands '{0}': give band numbers separated by commas, e.g. 3,2,1").format(text)
+        ) from exc
     bad = [b for b in bands if not 1 <= b <= layer.bandCount()]
     if bad:
-        raise ValueError(f"layer '{layer.name()}' has bands 1-{layer.bandCount()}; band(s) "
-                         f"{bad} do not exist")
+        raise ValueError(
+            tr("layer '{0}' has bands 1-{1}; band(s) {2} do not exist").format(
+                layer.name(), layer.bandCount(), bad
+            )
+        )
     return bands
 
 
@@ -117,13 +125,18 @@ def model_file(req: DetectRequest) -> Path:
     """The request's model file, or the bundled one."""
     model = Path(req.model) if req.model else default_model()
     if model is None:
-        raise ValueError("the catalogue's model is not on disk yet: run again to download it, "
-                         "or choose a model file (.pt)")
+        raise ValueError(
+            tr(
+                "the catalogue's model is not on disk yet: run again to download it, "
+                "or choose a model file (.pt)"
+            )
+        )
     return model
 
 
-def prepare(req: DetectRequest, work: Path, feedback=None, loaded: LoadedModel | None = None
-            ) -> PreparedDetection:
+def prepare(
+    req: DetectRequest, work: Path, feedback=None, loaded: LoadedModel | None = None
+) -> PreparedDetection:
     """Model (unless ``loaded``), raster file, options, plan and estimate for a request (main
     thread: it reads the layer). Raises ValueError (or the backend's errors) with a message for
     the user."""
@@ -131,30 +144,50 @@ def prepare(req: DetectRequest, work: Path, feedback=None, loaded: LoadedModel |
 
     loaded = loaded or checkpoint.load_model(model_file(req))
     layer, extent = req.layer, req.extent
-    if extent is not None and req.extent_crs is not None and req.extent_crs.isValid() and \
-            req.extent_crs != layer.crs():
+    if (
+        extent is not None
+        and req.extent_crs is not None
+        and req.extent_crs.isValid()
+        and req.extent_crs != layer.crs()
+    ):
         tr = QgsCoordinateTransform(req.extent_crs, layer.crs(), QgsProject.instance())
         extent = tr.transformBoundingBox(extent)
-    raster = raster_source(layer, extent, layer.crs(), loaded.contract.ground_resolution, work,
-                           feedback)
+    raster = raster_source(
+        layer, extent, layer.crs(), loaded.contract.ground_resolution, work, feedback
+    )
     opts = detect.DetectOptions(
-        bands=req.bands, aoi=req.area, overlap=req.overlap, batch_size=req.batch_size,
-        extent=None if extent is None else (extent.xMinimum(), extent.yMinimum(),
-                                            extent.xMaximum(), extent.yMaximum()),
+        bands=req.bands,
+        aoi=req.area,
+        overlap=req.overlap,
+        batch_size=req.batch_size,
+        extent=None
+        if extent is None
+        else (extent.xMinimum(), extent.yMinimum(), extent.xMaximum(), extent.yMaximum()),
         extent_crs=layer.crs().toWkt() if extent is not None else None,
-        threshold=req.threshold, tta=req.tta, min_area=req.min_area, device=req.device,
-        precision=req.precision, rescale=req.rescale, out_crs=req.out_crs,
-        max_tiles=req.max_tiles, source_name=layer.name())
+        threshold=req.threshold,
+        tta=req.tta,
+        min_area=req.min_area,
+        device=req.device,
+        precision=req.precision,
+        rescale=req.rescale,
+        out_crs=req.out_crs,
+        max_tiles=req.max_tiles,
+        source_name=layer.name(),
+    )
     plan = detect.plan_detection(loaded, raster, opts)
     dev = devices.resolve_device(opts.device)
-    per_tile = detect.seconds_per_tile(loaded, dev.key, opts.batch_size, opts.precision,
-                                       opts.tta)
+    per_tile = detect.seconds_per_tile(loaded, dev.key, opts.batch_size, opts.precision, opts.tta)
     return PreparedDetection(loaded, raster, opts, plan, dev.label, plan.tiles * per_tile)
 
 
-def raster_source(layer: QgsRasterLayer, extent: QgsRectangle | None,
-                  extent_crs: QgsCoordinateReferenceSystem | None, pixel_size_m: float | None,
-                  workdir: Path, feedback=None) -> Path:
+def raster_source(
+    layer: QgsRasterLayer,
+    extent: QgsRectangle | None,
+    extent_crs: QgsCoordinateReferenceSystem | None,
+    pixel_size_m: float | None,
+    workdir: Path,
+    feedback=None,
+) -> Path:
     """A file GDAL can read for the layer: the layer's own file for the GDAL provider; for any
     other provider (WMS, XYZ, ...) the area is fetched through QGIS into a GeoTIFF at the
     model's resolution."""
@@ -168,44 +201,59 @@ def raster_source(layer: QgsRasterLayer, extent: QgsRectangle | None,
             extent = tr.transformBoundingBox(extent)
         area = area.intersect(extent)
     if area.isEmpty():
-        raise ValueError(f"the area does not overlap layer '{layer.name()}'")
+        raise ValueError(tr("the area does not overlap layer '{0}'").format(layer.name()))
     units = crs.mapUnits()
     from qgis.core import QgsUnitTypes
 
-    per_m = QgsUnitTypes.fromUnitToUnitFactor(QgsUnitTypes.DistanceMeters, units)
+    per_m = QgsUnitTypes.fromUnitToUnitFactor(QgsUnitTypes.DistanceUnit.DistanceMeters, units)
     res = (pixel_size_m or 1.0) * per_m
     cols, rows = int(area.width() / res) + 1, int(area.height() / res) + 1
     if max(cols, rows) > MAX_EXPORT_PX:
-        raise ValueError(f"layer '{layer.name()}' would be fetched at {cols} x {rows} px; zoom "
-                         f"in or draw a smaller rectangle (at most {MAX_EXPORT_PX} px a side)")
+        raise ValueError(
+            tr(
+                "layer '{0}' would be fetched at {1} x {2} px; zoom in or draw a "
+                "smaller rectangle (at most {3} px a side)"
+            ).format(layer.name(), cols, rows, MAX_EXPORT_PX)
+        )
     out = workdir / "fetched.tif"
     pipe = QgsRasterPipe()
     pipe.set(layer.dataProvider().clone())
     writer = QgsRasterFileWriter(str(out))
-    err = writer.writeRaster(pipe, cols, rows, area, crs, QgsProject.instance()
-                             .transformContext(), feedback)
-    if err != QgsRasterFileWriter.NoError:
-        raise ValueError(f"could not fetch layer '{layer.name()}' (QgsRasterFileWriter error "
-                         f"{int(err)})")
+    err = writer.writeRaster(
+        pipe, cols, rows, area, crs, QgsProject.instance().transformContext(), feedback
+    )
+    if err != QgsRasterFileWriter.WriterError.NoError:
+        raise ValueError(
+            tr("could not fetch layer '{0}' (QgsRasterFileWriter error {1})").format(
+                layer.name(), int(err)
+            )
+        )
     return out
 
 
 def write_polygons(layer: QgsVectorLayer, selected_only: bool, workdir: Path) -> Path:
     """The layer's (selected) polygons as a GeoPackage the backend reads."""
-    if layer.geometryType() != QgsWkbTypes.PolygonGeometry:
-        raise ValueError(f"layer '{layer.name()}' holds no polygons; choose a polygon layer")
+    if layer.geometryType() != QgsWkbTypes.GeometryType.PolygonGeometry:
+        raise ValueError(
+            tr("layer '{0}' holds no polygons; choose a polygon layer").format(layer.name())
+        )
     if selected_only and layer.selectedFeatureCount() == 0:
-        raise ValueError(f"no polygon of layer '{layer.name()}' is selected; select some or "
-                         "untick 'selected'")
+        raise ValueError(
+            tr("no polygon of layer '{0}' is selected; select some or untick 'selected'").format(
+                layer.name()
+            )
+        )
     out = workdir / "area.gpkg"
     opts = QgsVectorFileWriter.SaveVectorOptions()
     opts.driverName = "GPKG"
     opts.onlySelectedFeatures = selected_only
-    res = QgsVectorFileWriter.writeAsVectorFormatV2(layer, str(out),
-                                                    QgsProject.instance().transformContext(),
-                                                    opts)
-    if res[0] != QgsVectorFileWriter.NoError:
-        raise ValueError(f"could not read the polygons of '{layer.name()}': {res[1]}")
+    res = QgsVectorFileWriter.writeAsVectorFormatV2(
+        layer, str(out), QgsProject.instance().transformContext(), opts
+    )
+    if res[0] != QgsVectorFileWriter.WriterError.NoError:
+        raise ValueError(
+            tr("could not read the polygons of '{0}': {1}").format(layer.name(), res[1])
+        )
     return out
 
 
@@ -213,10 +261,14 @@ def source_to_polygons(source, workdir: Path) -> Path:
     """A Processing feature source (already filtered to the selection when asked) as a
     GeoPackage."""
     out = workdir / "area.gpkg"
-    writer = QgsVectorFileWriter.create(str(out), source.fields(), source.wkbType(),
-                                        source.sourceCrs(),
-                                        QgsProject.instance().transformContext(),
-                                        QgsVectorFileWriter.SaveVectorOptions())
+    writer = QgsVectorFileWriter.create(
+        str(out),
+        source.fields(),
+        source.wkbType(),
+        source.sourceCrs(),
+        QgsProject.instance().transformContext(),
+        QgsVectorFileWriter.SaveVectorOptions(),
+    )
     for f in source.getFeatures(QgsFeatureRequest()):
         writer.addFeature(f)
     del writer
@@ -238,14 +290,15 @@ def result_group(project: QgsProject, title: str) -> QgsLayerTreeGroup:
     return parent.insertGroup(0, title)
 
 
-def add_results(project: QgsProject, vector: Path, probability: Path | None, title: str
-                ) -> tuple[QgsVectorLayer, QgsRasterLayer | None]:
+def add_results(
+    project: QgsProject, vector: Path, probability: Path | None, title: str
+) -> tuple[QgsVectorLayer, QgsRasterLayer | None]:
     """Polygons (styled by mean probability) above the probability map (colour ramp), in a
     group of their own under "MRIFE detections"."""
     group = result_group(project, title)
     polys = QgsVectorLayer(f"{vector}|layername=landslides", "landslides", "ogr")
     if not polys.isValid():
-        raise ValueError(f"could not open the result {vector}")
+        raise ValueError(tr("could not open the result {0}").format(vector))
     style(polys, "landslides.qml")
     project.addMapLayer(polys, False)
     group.addLayer(polys)

@@ -9,12 +9,20 @@ from qgis.core import Qgis, QgsMessageLog
 
 from backend import errors
 
+from .i18n import tr
+
 TAG = "MRIFE"
 RECENT: deque[str] = deque(maxlen=30)   # the last warnings and errors, for the diagnostics report
 
 
-def log(message: str, level: Qgis.MessageLevel = Qgis.Info, *, bar=None, title: str = "MRIFE",
-        duration: int = 8) -> None:
+def log(
+    message: str,
+    level: Qgis.MessageLevel = Qgis.MessageLevel.Info,
+    *,
+    bar=None,
+    title: str = "MRIFE",
+    duration: int = 8,
+) -> None:
     """Write ``message`` to the MRIFE tab of the log panel and, when ``bar`` is given, to it.
 
     Args:
@@ -25,8 +33,8 @@ def log(message: str, level: Qgis.MessageLevel = Qgis.Info, *, bar=None, title: 
         duration: seconds the bar item stays (0: until closed).
     """
     QgsMessageLog.logMessage(message, TAG, level)
-    if level in (Qgis.Warning, Qgis.Critical):
-        kind = "error" if level == Qgis.Critical else "warning"
+    if level in (Qgis.MessageLevel.Warning, Qgis.MessageLevel.Critical):
+        kind = "error" if level == Qgis.MessageLevel.Critical else "warning"
         RECENT.append(f"{datetime.now().isoformat(timespec='seconds')} {kind}: {message}")
     if bar is not None:
         bar.pushMessage(title, message, level=level, duration=duration)
@@ -35,10 +43,10 @@ def log(message: str, level: Qgis.MessageLevel = Qgis.Info, *, bar=None, title: 
 def duration(seconds: float) -> str:
     """A duration as a user reads it: 45 s, 12 min, 2.5 h."""
     if seconds < 90:
-        return f"{seconds:.0f} s"
+        return tr("{0} s").format(f"{seconds:.0f}")
     if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+        return tr("{0} min").format(f"{seconds / 60:.0f}")
+    return tr("{0} h").format(f"{seconds / 3600:.1f}")
 
 
 def user_error(exc: BaseException) -> str:

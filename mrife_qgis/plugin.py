@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from qgis.core import QgsApplication
-from qgis.PyQt.QtCore import QCoreApplication, Qt
+from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction
 
+from . import i18n
+from .i18n import tr
 from .paths import resources_dir
-
-MENU = "&MRIFE relic landslides"
 
 
 class MrifePlugin:
@@ -22,9 +22,8 @@ class MrifePlugin:
         self.provider = None
         self.install_action = None
         self.report_action = None
-
-    def tr(self, text: str) -> str:
-        return QCoreApplication.translate("MrifePlugin", text)
+        i18n.install()                 # QGIS's language, when the plugin has it
+        self.menu = tr("&MRIFE relic landslides")
 
     def initGui(self) -> None:  # noqa: N802 (QGIS's name)
         from .processing.provider import MrifeProvider
@@ -33,23 +32,23 @@ class MrifePlugin:
         QgsApplication.processingRegistry().addProvider(self.provider)
 
         icon = QIcon(str(resources_dir() / "icons" / "mrife.svg"))
-        self.action = QAction(icon, self.tr("MRIFE relic landslides"), self.iface.mainWindow())
+        self.action = QAction(icon, tr("MRIFE relic landslides"), self.iface.mainWindow())
         self.action.setObjectName("mrifeShowPanel")
         self.action.setCheckable(True)
-        self.action.setToolTip(self.tr("Label, fine-tune and detect relic landslides"))
+        self.action.setToolTip(tr("Label, fine-tune and detect relic landslides"))
         self.action.toggled.connect(self.set_dock_visible)
         self.iface.addToolBarIcon(self.action)
-        self.iface.addPluginToRasterMenu(MENU, self.action)
-        self.install_action = QAction(self.tr("Install deep-learning packages..."),
+        self.iface.addPluginToRasterMenu(self.menu, self.action)
+        self.install_action = QAction(tr("Install deep-learning packages..."),
                                       self.iface.mainWindow())
         self.install_action.setObjectName("mrifeInstall")
         self.install_action.triggered.connect(lambda: self._dock().show_installer())
-        self.report_action = QAction(self.tr("Write diagnostics report..."),
+        self.report_action = QAction(tr("Write diagnostics report..."),
                                      self.iface.mainWindow())
         self.report_action.setObjectName("mrifeReport")
         self.report_action.triggered.connect(lambda: self._dock().save_report())
         for extra in (self.install_action, self.report_action):
-            self.iface.addPluginToRasterMenu(MENU, extra)
+            self.iface.addPluginToRasterMenu(self.menu, extra)
 
     def _dock(self):
         self.set_dock_visible(True)
@@ -57,10 +56,10 @@ class MrifePlugin:
 
     def unload(self) -> None:
         for extra in (self.install_action, self.report_action):
-            self.iface.removePluginRasterMenu(MENU, extra)
+            self.iface.removePluginRasterMenu(self.menu, extra)
             extra.deleteLater()
         self.install_action = self.report_action = None
-        self.iface.removePluginRasterMenu(MENU, self.action)
+        self.iface.removePluginRasterMenu(self.menu, self.action)
         self.iface.removeToolBarIcon(self.action)
         self.action.toggled.disconnect(self.set_dock_visible)
         self.action.deleteLater()
@@ -78,6 +77,7 @@ class MrifePlugin:
 
         QgsApplication.processingRegistry().removeProvider(self.provider)
         self.provider = None
+        i18n.remove()
 
     def set_dock_visible(self, visible: bool) -> None:
         """Show or hide the panel, creating it the first time."""

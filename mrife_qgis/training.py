@@ -15,7 +15,8 @@ from backend import devices, errors
 from backend.config import ARCHITECTURES, BACKBONES, DataSettings, ModelConfig
 from backend.events import Epoch, Plan
 
-from .labels import TrainingInputs, training_inputs
+from .i18n import tr
+from .label_inputs import TrainingInputs, training_inputs
 
 if TYPE_CHECKING:
     from backend.train import TrainConfig
@@ -42,8 +43,10 @@ def writable_or_raise(path: Path) -> None:
         os.unlink(tmp)
     except OSError as exc:
         raise ValueError(
-            f"cannot write to {folder} ({exc.strerror or exc}); choose a folder you can write "
-            "to for the model file") from exc
+            tr(
+                "cannot write to {0} ({1}); choose a folder you can write to for the model file"
+            ).format(folder, exc.strerror or exc)
+        ) from exc
 
 
 def raster_paths(layers) -> list[Path]:
@@ -51,8 +54,11 @@ def raster_paths(layers) -> list[Path]:
     for layer in layers:
         if layer.providerType() != "gdal":
             raise ValueError(
-                f"layer '{layer.name()}' is a {layer.providerType()} layer; training reads "
-                "files: save it with Export > Save As... (GeoTIFF) and use that layer")
+                tr(
+                    "layer '{0}' is a {1} layer; training reads files: save it with Export > Save "
+                    "As... (GeoTIFF) and use that layer"
+                ).format(layer.name(), layer.providerType())
+            )
         paths.append(Path(layer.source().split("|")[0]))
     return paths
 
@@ -62,8 +68,9 @@ def pixel_size_m(layer) -> float | None:
 
     if layer.crs().isGeographic() or not layer.crs().isValid():
         return None
-    factor = QgsUnitTypes.fromUnitToUnitFactor(layer.crs().mapUnits(),
-                                               QgsUnitTypes.DistanceMeters)
+    factor = QgsUnitTypes.fromUnitToUnitFactor(
+        layer.crs().mapUnits(), QgsUnitTypes.DistanceUnit.DistanceMeters
+    )
     return layer.rasterUnitsPerPixelX() * factor
 
 
@@ -71,11 +78,11 @@ def pixel_size_m(layer) -> float | None:
 class TrainRequest:
     """What the user chose (the same in the algorithm's dialog and the Train tab)."""
 
-    rasters: list                       # QgsRasterLayer
-    labels: object                      # QgsVectorLayer or None
-    area: object                        # QgsVectorLayer or None
+    rasters: list  # QgsRasterLayer
+    labels: object  # QgsVectorLayer or None
+    area: object  # QgsVectorLayer or None
     out: Path
-    base_model: str = ""                # "": the bundled model
+    base_model: str = ""  # "": the bundled model
     from_scratch: bool = False
     arch: str = "mrife"
     backbone: str = "resnet18"
@@ -83,12 +90,12 @@ class TrainRequest:
     batch_size: int = 4
     lr: float = 0.007
     freeze_encoder: bool = False
-    tile_size: int = 0                  # 0: the base model's, or 256 from scratch
-    device: str = ""                    # "": the panel's choice
+    tile_size: int = 0  # 0: the base model's, or 256 from scratch
+    device: str = ""  # "": the panel's choice
     resume: bool = False
     max_steps_per_epoch: int | None = None
-    precision: str = "auto"             # backend.compute.PRECISIONS
-    test_share: float = 0.0             # blocks held out as test (training : validation 8 : 2)
+    precision: str = "auto"  # backend.compute.PRECISIONS
+    test_share: float = 0.0  # blocks held out as test (training : validation 8 : 2)
 
 
 @dataclass
@@ -117,13 +124,16 @@ def label_inputs(layers, labels, area, workdir: Path) -> tuple[list[Path], Train
     """The raster files and the label files (in the first raster's CRS) for the backend;
     ValueError naming the layer and the fix."""
     if not layers:
-        raise ValueError("choose at least one raster layer to train on")
+        raise ValueError(tr("choose at least one raster layer to train on"))
     if labels is None:
-        raise ValueError("choose the label layer (landslide polygons)")
+        raise ValueError(tr("choose the label layer (landslide polygons)"))
     crs = layers[0].crs()
     if not crs.isValid():
-        raise ValueError(f"layer '{layers[0].name()}' has no CRS; set it (Layer Properties > "
-                         "Source) before training")
+        raise ValueError(
+            tr("layer '{0}' has no CRS; set it (Layer Properties > Source) before training").format(
+                layers[0].name()
+            )
+        )
     inputs = training_inputs(labels, area, crs, workdir)
     return raster_paths(layers), inputs
 
@@ -136,28 +146,37 @@ def prepare(req: TrainRequest, workdir: Path) -> PreparedTraining:
 
     from .detection import default_model
     from .settings import PluginSettings
+
     out = Path(req.out)
     if out.suffix.lower() != ".pt":
-        raise ValueError(f"name the model file *.pt, not {out.name}")
+        raise ValueError(tr("name the model file *.pt, not {0}").format(out.name))
     writable_or_raise(out)
     rasters, inputs = label_inputs(req.rasters, req.labels, req.area, workdir)
     infos, warnings = list(inputs.infos), list(inputs.warnings)
-    infos.append(f"{inputs.landslide_count} landslide polygon(s), {inputs.negative_count} "
-                 "'not landslide' polygon(s)")
+    infos.append(
+        f"{inputs.landslide_count} landslide polygon(s), {inputs.negative_count} "
+        "'not landslide' polygon(s)"
+    )
     base = req.base_model
     if not req.from_scratch and not base:
         bundled = default_model()
         if bundled is None:
-            raise ValueError("the catalogue's base model is not on disk yet: download it first "
-                             "(the Train tab does so when you press Train), choose a model file "
-                             "or start from scratch")
+            raise ValueError(
+                tr(
+                    "the catalogue's base model is not on disk yet: download it first "
+                    "(the Train tab does so when you press Train), choose a model "
+                    "file or start from scratch"
+                )
+            )
         base = str(bundled)
     tile, ground_res = req.tile_size, None
     if req.from_scratch:
         try:
             cfg = models.arch_preset(req.arch, backbone=req.backbone)
         except (KeyError, ValueError) as exc:
-            raise ValueError(f"architecture {req.arch}/{req.backbone}: {exc}") from exc
+            raise ValueError(
+                tr("architecture {0}/{1}: {2}").format(req.arch, req.backbone, exc)
+            ) from exc
         tile = tile or 256
         init_from = None
         infos.append(f"training from scratch: {cfg.arch}, {cfg.backbone}")
@@ -165,7 +184,7 @@ def prepare(req: TrainRequest, workdir: Path) -> PreparedTraining:
         try:
             payload = checkpoint.read_payload(Path(base))
         except checkpoint.CheckpointError as exc:
-            raise ValueError(f"base model: {exc}") from exc
+            raise ValueError(tr("base model: {0}").format(exc)) from exc
         cfg = models.ModelConfig.from_dict(payload["model_config"])
         cfg.weights = None
         contract = payload["data_contract"]
@@ -176,30 +195,46 @@ def prepare(req: TrainRequest, workdir: Path) -> PreparedTraining:
         for layer in req.rasters:
             if layer.bandCount() < need:
                 raise ValueError(
-                    f"layer '{layer.name()}' has {layer.bandCount()} band(s); the base model "
-                    f"needs {need}. Choose a raster with {need} bands or start from scratch")
+                    tr(
+                        "layer '{0}' has {1} band(s); the base model needs {2}. Choose a raster "
+                        "with {3} bands or start from scratch"
+                    ).format(layer.name(), layer.bandCount(), need, need)
+                )
         px = pixel_size_m(req.rasters[0])
-        if ground_res and px and max(px / ground_res, ground_res / px) > \
-                RESOLUTION_WARN_FACTOR:
+        if ground_res and px and max(px / ground_res, ground_res / px) > RESOLUTION_WARN_FACTOR:
             warnings.append(
                 f"layer '{req.rasters[0].name()}' has {px:.2f} m pixels; the base model was "
                 f"trained at {ground_res:.2f} m: the imagery is resampled to {ground_res:.2f} m "
-                "for training (and detection does the same)")
+                "for training (and detection does the same)"
+            )
         infos.append(f"fine-tuning {Path(base).name} ({cfg.arch}, {cfg.backbone})")
     device = req.device.strip() or PluginSettings.load().device
     dev = devices.resolve_device(device)
     if dev.key == "cpu":
-        warnings.append("no GPU in use: training runs on the CPU; the expected time follows "
-                        "once two steps are measured")
+        warnings.append(
+            "no GPU in use: training runs on the CPU; the expected time follows "
+            "once two steps are measured"
+        )
     tcfg = train_mod.TrainConfig(
-        epochs=req.epochs, batch_size=req.batch_size, lr=req.lr, device=dev.key,
-        freeze_encoder=req.freeze_encoder, init_from=init_from,
-        max_steps_per_epoch=req.max_steps_per_epoch or None, precision=req.precision)
+        epochs=req.epochs,
+        batch_size=req.batch_size,
+        lr=req.lr,
+        device=dev.key,
+        freeze_encoder=req.freeze_encoder,
+        init_from=init_from,
+        max_steps_per_epoch=req.max_steps_per_epoch or None,
+        precision=req.precision,
+    )
     if req.resume and not train_mod.resume_path_for(out).exists():
-        warnings.append(f"nothing to resume ({train_mod.resume_path_for(out).name} does not "
-                        "exist): starting a new run")
-    data = DataSettings(tile_size=tile, ground_resolution=ground_res,
-                        split_ratios=(0.8 - req.test_share, 0.2, req.test_share))
+        warnings.append(
+            f"nothing to resume ({train_mod.resume_path_for(out).name} does not "
+            "exist): starting a new run"
+        )
+    data = DataSettings(
+        tile_size=tile,
+        ground_resolution=ground_res,
+        split_ratios=(0.8 - req.test_share, 0.2, req.test_share),
+    )
     return PreparedTraining(req, rasters, inputs, cfg, tcfg, data, dev.label, infos, warnings)
 
 
@@ -211,22 +246,36 @@ def run(prep: PreparedTraining, *, log, progress, should_stop):
     """Train (any thread). Returns the backend's TrainResult; TrainFailedError with a message for
     bad data, a diverging run or a failed write (the last good files are intact)."""
     from backend import jobs
+
     req = prep.request
     name = req.rasters[0].name()
     try:
         return jobs.train_on_raster(
-            prep.rasters, prep.inputs.landslides, prep.inputs.mapped_area, prep.model_cfg,
-            prep.train_cfg, req.out, prep.data, log=log, progress=progress,
-            should_stop=should_stop, resume=req.resume and prep.resume_file.exists())
+            prep.rasters,
+            prep.inputs.landslides,
+            prep.inputs.mapped_area,
+            prep.model_cfg,
+            prep.train_cfg,
+            req.out,
+            prep.data,
+            log=log,
+            progress=progress,
+            should_stop=should_stop,
+            resume=req.resume and prep.resume_file.exists(),
+        )
     except OSError as exc:
         out = Path(req.out)
         kept = [p.name for p in (out, prep.resume_file) if p.exists()]
         raise TrainFailedError(
             f"writing the model failed ({exc.strerror or exc}); "
-            + (f"the last good checkpoint ({' and '.join(kept)}) is intact. Free disk space, "
-               "then run again with 'Resume'" if kept else "nothing was written yet. Free "
-               "disk space and run again")) from exc
-    except Exception as exc:            # bad data, a diverging run, a damaged file (GDAL)
+            + (
+                f"the last good checkpoint ({' and '.join(kept)}) is intact. Free disk space, "
+                "then run again with 'Resume'"
+                if kept
+                else "nothing was written yet. Free disk space and run again"
+            )
+        ) from exc
+    except Exception as exc:  # bad data, a diverging run, a damaged file (GDAL)
         message = errors.user_message(exc)
         if message is None:
             raise
@@ -235,34 +284,40 @@ def run(prep: PreparedTraining, *, log, progress, should_stop):
 
 def describe_plan(ev: Plan, device_label: str) -> str:
     """The expected time, stated before training goes on."""
-    text = (f"{ev.steps_left} training step(s) ({ev.epochs} epoch(s) of "
-            f"{ev.steps_per_epoch}, {ev.train_tiles} training and {ev.val_tiles} "
-            "validation tiles)")
+    text = tr(
+        "{0} training step(s) ({1} epoch(s) of {2}, {3} training and {4} validation tiles)"
+    ).format(ev.steps_left, ev.epochs, ev.steps_per_epoch, ev.train_tiles, ev.val_tiles)
     if not ev.val_tiles:
-        text += ("; no validation tiles (the labelled area is too small to hold out a block): "
-                 "the last epoch is kept, without metrics. Label a larger area for a measured "
-                 "model")
+        text += tr(
+            "; no validation tiles (the labelled area is too small to hold out a "
+            "block): the last epoch is kept, without metrics. Label a larger area for a "
+            "measured model"
+        )
     if ev.eta_s is not None:
-        text += (f"; expected time about {duration(ev.eta_s)} on {device_label} "
-                 f"({ev.seconds_per_step:.2f} s per step)")
+        text += tr("; expected time about {0} on {1} ({2} s per step)").format(
+            duration(ev.eta_s), device_label, f"{ev.seconds_per_step:.2f}"
+        )
     if ev.compute:
-        text += f"; compute: {ev.compute}"
+        text += tr("; compute: {0}").format(ev.compute)
     return text
 
 
 def describe_epoch(ev: Epoch, epochs: int, eta_s: float | None) -> str:
     loss = ev.train_loss if ev.train_loss is not None else float("nan")
-    parts = [f"epoch {ev.epoch}/{epochs}", f"loss {loss:.4f}"]
+    parts = [tr("epoch {0}/{1}").format(ev.epoch, epochs), tr("loss {0}").format(f"{loss:.4f}")]
     if ev.val_iou is not None:
-        parts += [f"validation landslide IoU {ev.val_iou:.3f}", f"F1 {ev.val_f1 or 0:.3f}"]
+        parts += [
+            tr("validation landslide IoU {0}").format(f"{ev.val_iou:.3f}"),
+            tr("F1 {0}").format(f"{ev.val_f1 or 0:.3f}"),
+        ]
     if eta_s is not None and ev.epoch < epochs:
-        parts.append(f"about {duration(eta_s)} left")
-    return ", ".join(parts)
+        parts.append(tr("about {0} left").format(duration(eta_s)))
+    return tr(", ").join(parts)
 
 
 def describe_metrics(metrics: dict) -> str:
     if not metrics:
-        return "no validation tiles: no metrics"
-    return (f"validation landslide IoU {metrics.get('iou_landslide', 0):.3f}, F1 "
-            f"{metrics.get('f1', 0):.3f}, precision {metrics.get('precision', 0):.3f}, recall "
-            f"{metrics.get('recall', 0):.3f}")
+        return tr("no validation tiles: no metrics")
+    return tr("validation landslide IoU {0}, F1 {1}, precision {2}, recall {3}").format(
+        *(f"{metrics.get(k, 0):.3f}" for k in ("iou_landslide", "f1", "precision", "recall"))
+    )

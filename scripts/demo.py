@@ -86,8 +86,8 @@ def render_map(png: Path, image, polys, prob, outlines, metrics: dict, model_nam
     layout = QgsPrintLayout(project)
     layout.initializeDefaults()
     page = layout.pageCollection().page(0)
-    page.setPageSize(QgsLayoutSize(285, 190, QgsUnitTypes.LayoutMillimeters))
-    mm = QgsUnitTypes.LayoutMillimeters
+    page.setPageSize(QgsLayoutSize(285, 190, QgsUnitTypes.LayoutUnit.LayoutMillimeters))
+    mm = QgsUnitTypes.LayoutUnit.LayoutMillimeters
 
     title = QgsLayoutItemLabel(layout)
     title.setText("Relic landslides found by MRIFE on the Sichuan sample")
@@ -121,7 +121,7 @@ def render_map(png: Path, image, polys, prob, outlines, metrics: dict, model_nam
     bar.setStyle("Single Box")
     bar.setLinkedMap(mp)
     bar.applyDefaultSize()
-    bar.setUnits(QgsUnitTypes.DistanceMeters)
+    bar.setUnits(QgsUnitTypes.DistanceUnit.DistanceMeters)
     bar.setNumberOfSegments(4)
     bar.setUnitsPerSegment(100)
     bar.setUnitLabel("m")
@@ -144,7 +144,7 @@ def render_map(png: Path, image, polys, prob, outlines, metrics: dict, model_nam
     settings = QgsLayoutExporter.ImageExportSettings()
     settings.dpi = 110
     result = QgsLayoutExporter(layout).exportToImage(str(png), settings)
-    if result != QgsLayoutExporter.Success:
+    if result != QgsLayoutExporter.ExportResult.Success:
         raise RuntimeError(f"QGIS could not render {png} (layout export error {result})")
 
 

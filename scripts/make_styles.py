@@ -47,7 +47,7 @@ def landslides() -> None:
 def probability() -> None:
     layer = QgsRasterLayer(str(STYLES / "_tmp.tif"), "probability")
     shader_fn = QgsColorRampShader(0.0, 1.0)
-    shader_fn.setColorRampType(QgsColorRampShader.Interpolated)
+    shader_fn.setColorRampType(QgsColorRampShader.Type.Interpolated)
     shader_fn.setColorRampItemList([
         QgsColorRampShader.ColorRampItem(0.0, QColor(0, 0, 4, 0), "0"),
         QgsColorRampShader.ColorRampItem(0.25, QColor(87, 16, 110, 90), "0.25"),

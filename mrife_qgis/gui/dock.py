@@ -6,11 +6,11 @@ from pathlib import Path
 
 from qgis.core import Qgis
 from qgis.PyQt import uic
-from qgis.PyQt.QtCore import QCoreApplication
 
 from backend import devices
 
 from ..deps import check_deps
+from ..i18n import tr
 from ..settings import PluginSettings
 
 FORM_CLASS, BASE_CLASS = uic.loadUiType(str(Path(__file__).with_suffix(".ui")))
@@ -23,17 +23,23 @@ class MrifeDock(BASE_CLASS, FORM_CLASS):
         super().__init__(parent or iface.mainWindow())
         self.setupUi(self)
         self.setObjectName("MrifeDock")
+        self.setWindowTitle(tr("MRIFE relic landslides"))
+        self.deviceGroup.setTitle(tr("Compute device"))
+        self.deviceChoiceLabel.setText(tr("Run on"))
+        for tab, title in ((self.labelTab, tr("Label")), (self.trainTab, tr("Train")),
+                           (self.detectTab, tr("Detect"))):
+            self.tabs.setTabText(self.tabs.indexOf(tab), title)
         self.iface = iface
         self.settings = PluginSettings.load()
         from qgis.PyQt.QtWidgets import QHBoxLayout, QPushButton
 
         row = QHBoxLayout()
-        self.installButton = QPushButton(self.tr("Install packages..."))
+        self.installButton = QPushButton(tr("Install packages..."))
         self.installButton.setObjectName("mrifeInstallButton")
-        self.installButton.setToolTip(self.tr("Install torch and torchvision for this QGIS, "
+        self.installButton.setToolTip(tr("Install torch and torchvision for this QGIS, "
                                               "in a folder of the plugin's own"))
         self.installButton.clicked.connect(self.show_installer)
-        self.reportButton = QPushButton(self.tr("Diagnostics report..."))
+        self.reportButton = QPushButton(tr("Diagnostics report..."))
         self.reportButton.setObjectName("mrifeReportButton")
         self.reportButton.clicked.connect(self.save_report)
         row.addWidget(self.installButton)
@@ -46,13 +52,10 @@ class MrifeDock(BASE_CLASS, FORM_CLASS):
         from .train_panel import TrainPanel
 
         self.labelPanel = LabelPanel(iface, self.labelTab)
-        self.labelPlaceholder.hide()
         self.labelLayout.addWidget(_scrolled(self.labelPanel))
         self.trainPanel = TrainPanel(iface, self.selected_device, self.trainTab)
-        self.trainPlaceholder.hide()
         self.trainLayout.addWidget(_scrolled(self.trainPanel))
         self.detectPanel = DetectPanel(iface, self.selected_device, self.detectTab)
-        self.detectPlaceholder.hide()
         self.detectLayout.addWidget(_scrolled(self.detectPanel))
         self.labelPanel.labelLayerReady.connect(self._label_layer_ready)
         self.labelPanel.areaLayerReady.connect(self.trainPanel.areaCombo.setLayer)
@@ -68,23 +71,20 @@ class MrifeDock(BASE_CLASS, FORM_CLASS):
         """Select a (newly trained) model in the Detect tab."""
         self.detectPanel.modelWidget.setFilePath(path)
 
-    def tr(self, text: str) -> str:
-        return QCoreApplication.translate("MrifeDock", text)
-
     def refresh_devices(self) -> None:
         """Fill the device combo from what torch sees, and select the remembered choice."""
         self.deviceCombo.blockSignals(True)
         self.deviceCombo.clear()
-        self.deviceCombo.addItem(self.tr("Auto (GPU if available)"), "auto")
+        self.deviceCombo.addItem(tr("Auto (GPU if available)"), "auto")
         status = check_deps()
         if status.ok:
             for dev in devices.list_devices():
                 self.deviceCombo.addItem(dev.label, dev.key)
         else:
-            self.deviceCombo.addItem("CPU", "cpu")
+            self.deviceCombo.addItem(tr("CPU"), "cpu")
         index = self.deviceCombo.findData(self.settings.device)
         if index < 0:  # a remembered GPU that is gone: keep the choice visible, say so below
-            self.deviceCombo.addItem(self.tr("{0} (not available)").format(self.settings.device),
+            self.deviceCombo.addItem(tr("{0} (not available)").format(self.settings.device),
                                      self.settings.device)
             index = self.deviceCombo.count() - 1
         self.deviceCombo.setCurrentIndex(index)
@@ -116,17 +116,17 @@ class MrifeDock(BASE_CLASS, FORM_CLASS):
         from ..log import log
 
         if not path:
-            path, _ = QFileDialog.getSaveFileName(self, self.tr("Save diagnostics report"),
+            path, _ = QFileDialog.getSaveFileName(self, tr("Save diagnostics report"),
                                                   "mrife-diagnostics.md", "Markdown (*.md)")
         if not path:
             return None
         try:
             written = write_report(Path(path))
         except OSError as exc:
-            log(self.tr("could not write the report to {0}: {1}").format(path, exc),
-                level=Qgis.Critical, bar=self.iface.messageBar())
+            log(tr("could not write the report to {0}: {1}").format(path, exc),
+                level=Qgis.MessageLevel.Critical, bar=self.iface.messageBar())
             return None
-        log(self.tr("Diagnostics report written to {0}; attach it to your bug report").format(
+        log(tr("Diagnostics report written to {0}; attach it to your bug report").format(
             written), bar=self.iface.messageBar())
         return written
 
@@ -135,7 +135,7 @@ class MrifeDock(BASE_CLASS, FORM_CLASS):
         self.installButton.setVisible(not status.ok)
         if not status.ok:
             self.deviceStatus.setText(
-                self.tr("The deep-learning packages are not usable:\n") + status.message())
+                tr("The deep-learning packages are not usable:\n") + status.message())
             self.deviceStatus.setStyleSheet("color: #b00020")
             return
         try:
@@ -145,7 +145,7 @@ class MrifeDock(BASE_CLASS, FORM_CLASS):
             self.deviceStatus.setStyleSheet("color: #b00020")
             return
         self.deviceStatus.setStyleSheet("")
-        self.deviceStatus.setText(self.tr("Will run on: {0}\ntorch {1}").format(
+        self.deviceStatus.setText(tr("Will run on: {0}\ntorch {1}").format(
             dev.label, status.versions.get("torch", "?")))
 
 

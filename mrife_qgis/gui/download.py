@@ -8,6 +8,7 @@ from collections.abc import Callable
 from qgis.core import Qgis, QgsApplication
 
 from .. import catalogue
+from ..i18n import tr
 
 
 def download_then(panel, entry: catalogue.CatalogueModel, then: Callable[[], object]) -> bool:
@@ -18,8 +19,9 @@ def download_then(panel, entry: catalogue.CatalogueModel, then: Callable[[], obj
         return False
     task = catalogue.DownloadTask(entry)
     panel.download = task
-    panel._say(f"Downloading {entry.title} ({entry.size / 2**20:.1f} MiB) from "
-               f"{catalogue.url_base()}; the run starts when it is verified.", Qgis.Info)
+    panel._say(tr("Downloading {0} ({1} MiB) from {2}; the run starts when it is "
+                  "verified.").format(entry.title, f"{entry.size / 2**20:.1f}",
+                                      catalogue.url_base()), Qgis.MessageLevel.Info)
     task.progressChanged.connect(lambda p: panel.progress.setValue(int(p)))
     panel.cancelButton.setEnabled(True)
 
@@ -27,11 +29,17 @@ def download_then(panel, entry: catalogue.CatalogueModel, then: Callable[[], obj
         panel.download = None
         panel.cancelButton.setEnabled(False)
         if ok:
-            panel._say(f"{entry.title}: downloaded and verified ({t.path}).", Qgis.Info)
+            panel._say(tr("{0}: downloaded and verified ({1}).").format(entry.title, t.path),
+                       Qgis.MessageLevel.Info)
             then()
         else:
-            panel._say(f"{entry.title}: {t.error or 'download cancelled; nothing was kept'}",
-                       Qgis.Warning if not t.error or "cancelled" in t.error else Qgis.Critical)
+            why = t.error or tr("download cancelled; nothing was kept")
+            panel._say(
+                tr("{0}: {1}").format(entry.title, why),
+                Qgis.MessageLevel.Warning
+                if not t.error or "cancelled" in t.error
+                else Qgis.MessageLevel.Critical,
+            )
 
     task.on_done = done
     QgsApplication.taskManager().addTask(task)

@@ -21,6 +21,7 @@ from qgis.PyQt.QtWidgets import (
 
 from .. import installer
 from ..deps import activate_private_packages, check_deps, packages_base
+from ..i18n import tr
 from ..log import log
 
 
@@ -33,7 +34,7 @@ class InstallTask(QgsTask):
 
     def __init__(self, base: Path, build: str, requirements, extra_args=(),
                  verify_device: str | None = "auto", python=None) -> None:
-        super().__init__("MRIFE: installing deep-learning packages", QgsTask.CanCancel)
+        super().__init__(tr("MRIFE: installing deep-learning packages"), QgsTask.Flag.CanCancel)
         self.base, self.build = base, build
         self.requirements, self.extra_args = list(requirements), list(extra_args)
         self.verify_device, self.python = verify_device, python
@@ -58,7 +59,7 @@ class InstallDialog(QDialog):
     def __init__(self, parent=None, requirements=installer.REQUIREMENTS, extra_args=(),
                  verify_device: str | None = "auto", python=None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("MRIFE: install torch and torchvision")
+        self.setWindowTitle(tr("MRIFE: install torch and torchvision"))
         self.setObjectName("MrifeInstallDialog")
         self.requirements, self.extra_args = requirements, extra_args
         self.verify_device, self.python = verify_device, python
@@ -69,21 +70,22 @@ class InstallDialog(QDialog):
         detected, why = installer.choose_build(self.gpus)
 
         layout = QVBoxLayout(self)
-        intro = QLabel(
+        intro = QLabel(tr(
             "The plugin needs PyTorch (torch, torchvision). They are installed into a folder "
             "of the plugin's own, for this QGIS's Python only; nothing QGIS ships is changed "
-            f"(numpy and other compiled packages stay as they are).\n\nFolder: "
-            f"{installer.runtime_dir(self.base)}\nA QGIS upgrade with a new Python gets a new "
-            "folder: the plugin then offers this installation again.")
+            "(numpy and other compiled packages stay as they are).\n\nFolder: {0}\nA QGIS "
+            "upgrade with a new Python gets a new folder: the plugin then offers this "
+            "installation again.").format(installer.runtime_dir(self.base)))
         intro.setWordWrap(True)
         intro.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(intro)
         form = QFormLayout()
         self.buildCombo = QComboBox()
-        self.buildCombo.addItem(f"Automatic: {detected.upper()} ({why})", "auto")
-        self.buildCombo.addItem("CPU only (works everywhere, slower)", "cpu")
-        self.buildCombo.addItem("NVIDIA GPU (CUDA 12)", "cuda")
-        form.addRow("Build:", self.buildCombo)
+        self.buildCombo.addItem(tr("Automatic: {0} ({1})").format(detected.upper(), why),
+                                "auto")
+        self.buildCombo.addItem(tr("CPU only (works everywhere, slower)"), "cpu")
+        self.buildCombo.addItem(tr("NVIDIA GPU (CUDA 12)"), "cuda")
+        form.addRow(tr("Build:"), self.buildCombo)
         layout.addLayout(form)
         self.status = QLabel(self._installed_text())
         self.status.setWordWrap(True)
@@ -93,11 +95,11 @@ class InstallDialog(QDialog):
         self.output.setMinimumSize(640, 240)
         layout.addWidget(self.output)
         buttons = QDialogButtonBox()
-        self.installButton = QPushButton("Install")
-        self.cancelButton = QPushButton("Cancel installation")
+        self.installButton = QPushButton(tr("Install"))
+        self.cancelButton = QPushButton(tr("Cancel installation"))
         self.cancelButton.setEnabled(False)
-        self.removeButton = QPushButton("Remove installed packages")
-        self.logButton = QPushButton("Open full log")
+        self.removeButton = QPushButton(tr("Remove installed packages"))
+        self.logButton = QPushButton(tr("Open full log"))
         for b in (self.installButton, self.cancelButton, self.removeButton, self.logButton):
             buttons.addButton(b, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.addButton(QDialogButtonBox.StandardButton.Close)
@@ -112,10 +114,12 @@ class InstallDialog(QDialog):
     def _installed_text(self) -> str:
         m = installer.read_manifest(installer.runtime_dir(self.base))
         if not m:
-            return "Nothing installed by the plugin yet."
+            return tr("Nothing installed by the plugin yet.")
         v = m.get("verified") or {}
-        return (f"Installed {m.get('installed')}: {m.get('build')} build"
-                + (f", torch {v['torch']} checked on {v['device']}" if v.get("torch") else ""))
+        text = tr("Installed {0}: {1} build").format(m.get("installed"), m.get("build"))
+        if v.get("torch"):
+            text += tr(", torch {0} checked on {1}").format(v["torch"], v["device"])
+        return text
 
     def _sync(self) -> None:
         running = self.task is not None
@@ -145,17 +149,17 @@ class InstallDialog(QDialog):
         self.task = None
         self.last_result = result
         if result is None:
-            result = installer.InstallResult(False, "the installation was cancelled", self.base)
+            result = installer.InstallResult(False, tr("the installation was cancelled"), self.base)
         if result.ok:
             activate_private_packages()
             status = check_deps(refresh=True)
-            text = ("Installed and checked. " + (
-                "torch works in QGIS now." if status.ok else
-                "Restart QGIS to use it (an earlier failed import is still loaded)."))
+            text = tr("Installed and checked. torch works in QGIS now.") if status.ok else \
+                tr("Installed and checked. Restart QGIS to use it (an earlier failed import is "
+                   "still loaded).")
             log(f"packages installed into {result.folder}")
         else:
-            text = "The installation did not succeed: " + result.message
-            log(f"package installation failed: {result.message}", level=Qgis.Critical)
+            text = tr("The installation did not succeed: {0}").format(result.message)
+            log(f"package installation failed: {result.message}", level=Qgis.MessageLevel.Critical)
         self.status.setText(text)
         self.output.appendPlainText("\n" + text)
         self._sync()
@@ -163,12 +167,13 @@ class InstallDialog(QDialog):
     def remove(self, confirm: bool = True) -> bool:
         folder = installer.runtime_dir(self.base)
         if confirm and QMessageBox.question(
-                self, "MRIFE", f"Delete {folder} and everything the plugin installed there?"
+                self, "MRIFE", tr("Delete {0} and everything the plugin installed there?").format(
+                    folder)
         ) != QMessageBox.StandardButton.Yes:
             return False
         removed = installer.remove(self.base)
-        self.status.setText("Removed. Restart QGIS to unload torch." if removed else
-                            "Nothing to remove.")
+        self.status.setText(tr("Removed. Restart QGIS to unload torch.") if removed else
+                            tr("Nothing to remove."))
         self._sync()
         return removed
 

@@ -9,6 +9,8 @@ from qgis.PyQt.QtCore import QPointF, QRectF, QSize, Qt
 from qgis.PyQt.QtGui import QColor, QPainter, QPen
 from qgis.PyQt.QtWidgets import QSizePolicy, QWidget
 
+from ..i18n import tr
+
 # name -> (colour, right axis 0-1?, dashed?)
 SERIES = {
     "loss (step)": ("#9e9e9e", False, False),
@@ -16,6 +18,12 @@ SERIES = {
     "val IoU": ("#d62728", True, False),
     "val F1": ("#2ca02c", True, True),
 }
+
+
+def legend() -> dict[str, str]:
+    """The series' names as the legend shows them, in the user's language."""
+    return {"loss (step)": tr("loss (step)"), "loss (epoch)": tr("loss (epoch)"),
+            "val IoU": tr("val IoU"), "val F1": tr("val F1")}
 
 
 class CurvePlot(QWidget):
@@ -28,9 +36,9 @@ class CurvePlot(QWidget):
         self.x_max = 1.0
         self.setMinimumHeight(140)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        self.setToolTip("grey: training loss per step; blue: mean loss per epoch (left axis); "
-                        "red: validation landslide IoU, green dashed: validation F1 (right "
-                        "axis, 0-1)")
+        self.setToolTip(tr("grey: training loss per step; blue: mean loss per epoch (left "
+                           "axis); red: validation landslide IoU, green dashed: validation F1 "
+                           "(right axis, 0-1)"))
 
     def sizeHint(self) -> QSize:  # noqa: N802
         return QSize(300, 160)
@@ -73,7 +81,7 @@ class CurvePlot(QWidget):
         p.drawText(QRectF(area.right() + 3, top - 4, right, fm.height()),
                    Qt.AlignmentFlag.AlignLeft, "1.0")
         p.drawText(QRectF(area.left(), area.bottom() + 2, area.width(), fm.height()),
-                   Qt.AlignmentFlag.AlignCenter, f"epoch (0-{self.x_max:g})")
+                   Qt.AlignmentFlag.AlignCenter, tr("epoch (0-{0})").format(f"{self.x_max:g}"))
 
         def point(x: float, y: float, right_axis: bool) -> QPointF:
             scale = 1.0 if right_axis else loss_max
@@ -81,6 +89,7 @@ class CurvePlot(QWidget):
                            area.bottom() - area.height() * min(y / scale, 1.0))
 
         lx = area.left() + 6
+        labels = legend()
         for name, (colour, _right, dashed) in SERIES.items():     # legend, top left
             if not self.data[name]:
                 continue
@@ -91,8 +100,8 @@ class CurvePlot(QWidget):
             y = area.top() + fm.height() / 2 + 2
             p.drawLine(QPointF(lx, y), QPointF(lx + 14, y))
             p.setPen(text)
-            p.drawText(QPointF(lx + 17, y + fm.ascent() / 2 - 1), name)
-            lx += 17 + fm.horizontalAdvance(name) + 10
+            p.drawText(QPointF(lx + 17, y + fm.ascent() / 2 - 1), labels[name])
+            lx += 17 + fm.horizontalAdvance(labels[name]) + 10
 
         for name, (colour, right_axis, dashed) in SERIES.items():
             pts = [point(x, y, right_axis) for x, y in self.data[name]]

@@ -1,5 +1,5 @@
-"""The panels' background jobs (one QgsTask shape for detection and training) and their
-file choices."""
+"""The panels' background jobs (one QgsTask shape for detection and training: ``DetectTask``,
+``TrainTask``) and their file choices."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ import shutil
 from pathlib import Path
 
 from qgis.core import QgsTask
+from qgis.PyQt.QtCore import pyqtSignal
 
+from backend import events
+
+from .. import training
 from ..log import user_error
 
 
@@ -18,7 +22,7 @@ class PanelTask(QgsTask):
     also when it is cancelled before it ran. ``on_done(task, ok)`` runs on the main thread."""
 
     def __init__(self, description: str, workdir: Path):
-        super().__init__(description, QgsTask.CanCancel)
+        super().__init__(description, QgsTask.Flag.CanCancel)
         self.workdir = workdir
         self.result = None
         self.error: str | None = None
@@ -40,6 +44,50 @@ class PanelTask(QgsTask):
         shutil.rmtree(self.workdir, ignore_errors=True)
         if self.on_done is not None:
             self.on_done(self, ok)
+
+
+class DetectTask(PanelTask):
+    """Runs ``backend.detect.detect`` off the main thread. Results are read in ``finished``."""
+
+    def __init__(self, description: str, kwargs: dict, workdir: Path):
+        super().__init__(description, workdir)
+        self.kwargs = kwargs
+        self.cancelled = False
+
+    def work(self) -> bool:
+        from backend.detect import detect
+        from backend.inference import Cancelled
+
+        try:
+            self.result = detect(
+                progress=lambda d, t: self.setProgress(100.0 * d / max(t, 1)),
+                should_stop=self.isCanceled, **self.kwargs)
+            return True
+        except Cancelled:
+            self.cancelled = True
+            return False
+
+
+class TrainTask(PanelTask):
+    """Runs the backend's training off the main thread. Its progress reaches the panel through
+    the ``reported`` signal (queued to the main thread)."""
+
+    reported = pyqtSignal(object)
+    message = pyqtSignal(str)
+
+    def __init__(self, description: str, prep: training.PreparedTraining, workdir: Path):
+        super().__init__(description, workdir)
+        self.prep = prep
+
+    def _progress(self, ev) -> None:
+        if isinstance(ev, events.Step):
+            self.setProgress(100.0 * ev.fraction)
+        self.reported.emit(ev)             # frozen dataclasses: safe to hand across threads
+
+    def work(self) -> bool:
+        self.result = training.run(self.prep, log=self.message.emit, progress=self._progress,
+                                   should_stop=self.isCanceled)
+        return self.result.status == "completed"
 
 
 def chosen_file(widget, default_name: str) -> Path | None:

@@ -36,36 +36,14 @@ from backend import events
 
 from .. import catalogue, training
 from ..deps import check_deps
+from ..i18n import tr
 from ..log import duration, log
-from .choices import precision_combo
+from .choices import keyed_combo, precision_combo, select
 from .download import download_then
 from .plot import CurvePlot
-from .task import PanelTask, chosen_file
+from .task import TrainTask, chosen_file
 
-STARTS = ("The catalogue model", "A model file", "From scratch")
 DEFAULT_NAME = "mrife-finetuned.pt"
-
-
-class TrainTask(PanelTask):
-    """Runs the backend's training off the main thread. Its progress reaches the panel through
-    the ``reported`` signal (queued to the main thread)."""
-
-    reported = pyqtSignal(object)
-    message = pyqtSignal(str)
-
-    def __init__(self, description: str, prep: training.PreparedTraining, workdir: Path):
-        super().__init__(description, workdir)
-        self.prep = prep
-
-    def _progress(self, ev) -> None:
-        if isinstance(ev, events.Step):
-            self.setProgress(100.0 * ev.fraction)
-        self.reported.emit(ev)             # frozen dataclasses: safe to hand across threads
-
-    def work(self) -> bool:
-        self.result = training.run(self.prep, log=self.message.emit, progress=self._progress,
-                                   should_stop=self.isCanceled)
-        return self.result.status == "completed"
 
 
 class TrainPanel(QWidget):
@@ -87,29 +65,29 @@ class TrainPanel(QWidget):
         form = QFormLayout()
         self.rasterList = QListWidget()
         self.rasterList.setMaximumHeight(64)
-        self.rasterList.setToolTip("tick the raster layers to train on (same bands)")
-        form.addRow("Imagery", self.rasterList)
+        self.rasterList.setToolTip(tr("tick the raster layers to train on (same bands)"))
+        form.addRow(tr("Imagery"), self.rasterList)
         self.labelCombo = QgsMapLayerComboBox()
-        self.labelCombo.setFilters(QgsMapLayerProxyModel.PolygonLayer)
+        self.labelCombo.setFilters(QgsMapLayerProxyModel.Filter.PolygonLayer)
         self.labelCombo.setAllowEmptyLayer(True)
-        form.addRow("Labels", self.labelCombo)
+        form.addRow(tr("Labels"), self.labelCombo)
         self.areaCombo = QgsMapLayerComboBox()
-        self.areaCombo.setFilters(QgsMapLayerProxyModel.PolygonLayer)
+        self.areaCombo.setFilters(QgsMapLayerProxyModel.Filter.PolygonLayer)
         self.areaCombo.setAllowEmptyLayer(True)
-        self.areaCombo.setToolTip("empty: the whole raster is taken as completely labelled")
-        form.addRow("Mapped area", self.areaCombo)
-        self.startCombo = QComboBox()
-        self.startCombo.addItems(STARTS)
+        self.areaCombo.setToolTip(tr("empty: the whole raster is taken as completely labelled"))
+        form.addRow(tr("Mapped area"), self.areaCombo)
         entry = catalogue.default_entry()
+        self.startCombo = keyed_combo({
+            "catalogue": tr("The catalogue model ({0})").format(entry.title) if entry else
+            tr("The catalogue model"),
+            "file": tr("A model file"), "scratch": tr("From scratch")})
         if entry is None:
-            self.startCombo.setCurrentIndex(STARTS.index("A model file"))
-        else:
-            self.startCombo.setItemText(0, f"The catalogue model ({entry.title})")
+            select(self.startCombo, "file")
         self.startCombo.currentIndexChanged.connect(self._start_changed)
-        form.addRow("Start from", self.startCombo)
+        form.addRow(tr("Start from"), self.startCombo)
         self.baseWidget = QgsFileWidget()
-        self.baseWidget.setFilter("MRIFE models (*.pt)")
-        form.addRow("Base model", self.baseWidget)
+        self.baseWidget.setFilter(tr("MRIFE models (*.pt)"))
+        form.addRow(tr("Base model"), self.baseWidget)
         arch_row = QHBoxLayout()
         self.archCombo = QComboBox()
         for label, key in zip(training.ARCH_LABELS, training.ARCHS):
@@ -118,57 +96,57 @@ class TrainPanel(QWidget):
         self.backboneCombo.addItems(training.BACKBONES)
         arch_row.addWidget(self.archCombo)
         arch_row.addWidget(self.backboneCombo)
-        form.addRow("Network", arch_row)
+        form.addRow(tr("Network"), arch_row)
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 1000)
         self.epochs.setValue(10)
-        form.addRow("Epochs", self.epochs)
+        form.addRow(tr("Epochs"), self.epochs)
         self.outWidget = QgsFileWidget()
-        self.outWidget.setStorageMode(QgsFileWidget.SaveFile)
-        self.outWidget.setFilter("MRIFE models (*.pt)")
-        self.outWidget.lineEdit().setPlaceholderText(f"project folder/{DEFAULT_NAME}")
+        self.outWidget.setStorageMode(QgsFileWidget.StorageMode.SaveFile)
+        self.outWidget.setFilter(tr("MRIFE models (*.pt)"))
+        self.outWidget.lineEdit().setPlaceholderText(tr("project folder/{0}").format(DEFAULT_NAME))
         self.outWidget.fileChanged.connect(self._output_changed)
-        form.addRow("Save model as", self.outWidget)
-        self.resume = QCheckBox("Resume the cancelled run")
-        self.resume.setToolTip("Continue the cancelled run of this model from its resume file")
+        form.addRow(tr("Save model as"), self.outWidget)
+        self.resume = QCheckBox(tr("Resume the cancelled run"))
+        self.resume.setToolTip(tr("Continue the cancelled run of this model from its resume file"))
         self.resume.setEnabled(False)
         form.addRow("", self.resume)
-        self.advanced = QgsCollapsibleGroupBox("Advanced")
+        self.advanced = QgsCollapsibleGroupBox(tr("Advanced"))
         self.advanced.setCollapsed(True)
         adv = QFormLayout(self.advanced)
         self.batch = QSpinBox()
         self.batch.setRange(1, 256)
         self.batch.setValue(4)
-        adv.addRow("Batch size", self.batch)
+        adv.addRow(tr("Batch size"), self.batch)
         self.lr = QDoubleSpinBox()
         self.lr.setDecimals(5)
         self.lr.setRange(1e-5, 1.0)
         self.lr.setSingleStep(0.001)
         self.lr.setValue(0.007)
-        adv.addRow("Learning rate", self.lr)
-        self.freeze = QCheckBox("Freeze the encoder")
-        self.freeze.setToolTip("Train ASPP and the decoder only: faster, and safer with few "
-                               "labels")
+        adv.addRow(tr("Learning rate"), self.lr)
+        self.freeze = QCheckBox(tr("Freeze the encoder"))
+        self.freeze.setToolTip(tr("Train ASPP and the decoder only: faster, and safer with "
+                                  "few labels"))
         adv.addRow("", self.freeze)
         self.tile = QSpinBox()
         self.tile.setRange(0, 4096)
-        self.tile.setSpecialValueText("base model's")
-        self.tile.setToolTip("0: the base model's tile size (256 px from scratch)")
-        adv.addRow("Tile size (px)", self.tile)
+        self.tile.setSpecialValueText(tr("base model's"))
+        self.tile.setToolTip(tr("0: the base model's tile size (256 px from scratch)"))
+        adv.addRow(tr("Tile size (px)"), self.tile)
         self.steps = QSpinBox()
         self.steps.setRange(0, 1_000_000)
-        self.steps.setSpecialValueText("all tiles")
-        self.steps.setToolTip("at most this many steps per epoch (0: every training tile once)")
-        adv.addRow("Steps per epoch", self.steps)
+        self.steps.setSpecialValueText(tr("all tiles"))
+        self.steps.setToolTip(tr("at most this many steps per epoch (0: every training tile once)"))
+        adv.addRow(tr("Steps per epoch"), self.steps)
         self.precision = precision_combo()
-        adv.addRow("Precision", self.precision)
+        adv.addRow(tr("Precision"), self.precision)
         form.addRow(self.advanced)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         buttons = QHBoxLayout()
-        self.trainButton = QPushButton("Train")
+        self.trainButton = QPushButton(tr("Train"))
         self.trainButton.clicked.connect(self.start)
-        self.cancelButton = QPushButton("Cancel")
+        self.cancelButton = QPushButton(tr("Cancel"))
         self.cancelButton.setEnabled(False)
         self.cancelButton.clicked.connect(self.cancel)
         buttons.addWidget(self.trainButton)
@@ -235,9 +213,9 @@ class TrainPanel(QWidget):
         return [project.mapLayer(i) for i in self._ticked_ids() if project.mapLayer(i)]
 
     def _start_changed(self, *_args) -> None:
-        start = STARTS[self.startCombo.currentIndex()]
-        self.baseWidget.setEnabled(start == "A model file")
-        scratch = start == "From scratch"
+        start = self.startCombo.currentData()
+        self.baseWidget.setEnabled(start == "file")
+        scratch = start == "scratch"
         self.archCombo.setEnabled(scratch)
         self.backboneCombo.setEnabled(scratch)
 
@@ -251,19 +229,20 @@ class TrainPanel(QWidget):
         self.resume.setChecked(can)
 
     def request(self) -> training.TrainRequest:
-        start = STARTS[self.startCombo.currentIndex()]
-        if start == "A model file" and not self.baseWidget.filePath().strip():
-            raise ValueError("choose the base model file, or start from the catalogue model "
-                             "or from scratch")
+        start = self.startCombo.currentData()
+        if start == "file" and not self.baseWidget.filePath().strip():
+            raise ValueError(tr("choose the base model file, or start from the catalogue model "
+                                "or from scratch"))
         out = self.out_path()
         if out is None:
-            raise ValueError("choose where to save the new model (Save model as): the project "
-                             "is not saved, so there is no project folder to default to")
+            raise ValueError(tr("choose where to save the new model (Save model as): the "
+                                "project is not saved, so there is no project folder to "
+                                "default to"))
         return training.TrainRequest(
             rasters=self.rasters(), labels=self.labelCombo.currentLayer(),
             area=self.areaCombo.currentLayer(), out=out,
-            base_model=self.baseWidget.filePath().strip() if start == "A model file" else "",
-            from_scratch=start == "From scratch", arch=self.archCombo.currentData(),
+            base_model=self.baseWidget.filePath().strip() if start == "file" else "",
+            from_scratch=start == "scratch", arch=self.archCombo.currentData(),
             backbone=self.backboneCombo.currentText(), epochs=self.epochs.value(),
             batch_size=self.batch.value(), lr=self.lr.value(),
             freeze_encoder=self.freeze.isChecked(), tile_size=self.tile.value(),
@@ -272,49 +251,61 @@ class TrainPanel(QWidget):
             precision=self.precision.currentData())
 
     # -- running -------------------------------------------------------------------------------
-    def _say(self, text: str, level=Qgis.Info) -> None:
+    def _say(self, text: str, level=Qgis.MessageLevel.Info) -> None:
         self.last_message = text
         self.status.setText(text)
-        log(text, level, bar=self.iface.messageBar(), duration=10 if level == Qgis.Success else 0)
+        log(text, level, bar=self.iface.messageBar(),
+            duration=10 if level == Qgis.MessageLevel.Success else 0)
 
-    def _log(self, text: str, level=Qgis.Info, bar_seconds: int | None = None) -> None:
+    def _log(self, text: str, level=Qgis.MessageLevel.Info, bar_seconds: int | None = None) -> None:
         """Into the run's log lines and QGIS's log panel; with ``bar_seconds``, also into the
         message bar."""
         self.log_lines.append(text)
-        log(text, level, bar=self.iface.messageBar() if bar_seconds is not None else None,
-            duration=bar_seconds or 0)
+        log(
+            text,
+            level,
+            bar=self.iface.messageBar() if bar_seconds is not None else None,
+            duration=bar_seconds or 0,
+        )
 
     def start(self) -> bool:
         """Check the inputs and start the task; False (with a message) if not."""
         status = check_deps()
         if not status.ok:
-            self._say(status.message(), Qgis.Critical)
+            self._say(status.message(), Qgis.MessageLevel.Critical)
             return False
         if self.task is not None:
             return False
         entry = catalogue.default_entry()
-        if STARTS[self.startCombo.currentIndex()] == "The catalogue model" and \
-                entry is not None and catalogue.local_path(entry) is None:
+        if (
+            self.startCombo.currentData() == "catalogue"
+            and entry is not None
+            and catalogue.local_path(entry) is None
+        ):
             return download_then(self, entry, self.start)
         work = Path(tempfile.mkdtemp(prefix="mrife-train-"))
         try:
             req = self.request()
             labels = req.labels
             if labels is not None and labels.isEditable() and labels.isModified():
-                raise ValueError(f"layer '{labels.name()}' has unsaved edits; save them "
-                                 "(Ctrl+S) so training sees your latest outlines")
+                raise ValueError(
+                    tr(
+                        "layer '{0}' has unsaved edits; save them (Ctrl+S) so "
+                        "training sees your latest outlines"
+                    ).format(labels.name())
+                )
             prep = training.prepare(req, work)
         except ValueError as exc:
             shutil.rmtree(work, ignore_errors=True)
-            self._say(str(exc), Qgis.Critical)
+            self._say(str(exc), Qgis.MessageLevel.Critical)
             return False
         self.log_lines = []
         for m in prep.infos:
             self._log(m)
         for m in prep.warnings:
-            self._log(m, Qgis.Warning, bar_seconds=10)
+            self._log(m, Qgis.MessageLevel.Warning, bar_seconds=10)
         self.prep = prep
-        self.task = TrainTask(f"MRIFE training {req.out.name}", prep, work)
+        self.task = TrainTask(tr("MRIFE training {0}").format(req.out.name), prep, work)
         self.task.on_done = self._done
         self.task.reported.connect(self._event)
         self.task.message.connect(self._log)
@@ -323,7 +314,9 @@ class TrainPanel(QWidget):
         self.progress.setValue(0)
         self.trainButton.setEnabled(False)
         self.cancelButton.setEnabled(True)
-        self.status.setText(f"Preparing tiles and measuring the speed on {prep.device_label}...")
+        self.status.setText(
+            tr("Preparing tiles and measuring the speed on {0}...").format(prep.device_label)
+        )
         self._eta = None
         QgsApplication.taskManager().addTask(self.task)
         return True
@@ -332,24 +325,29 @@ class TrainPanel(QWidget):
         if self.download is not None:
             self.download.cancel()
         if self.task is not None:
-            self.status.setText("Cancelling: saving a resumable checkpoint...")
+            self.status.setText(tr("Cancelling: saving a resumable checkpoint..."))
             self.task.cancel()
 
     def _event(self, ev) -> None:
         if isinstance(ev, events.Plan):
             text = training.describe_plan(ev, self.prep.device_label)
             self._log(text)
-            self.status.setText(f"Training: {text}")
+            self.status.setText(tr("Training: {0}").format(text))
             if ev.device == "cpu" and ev.eta_s is not None:
-                log(f"No GPU: training goes on on the CPU, {text}", Qgis.Warning,
-                    bar=self.iface.messageBar(), duration=15)
+                log(
+                    tr("No GPU: training goes on on the CPU, {0}").format(text),
+                    Qgis.MessageLevel.Warning,
+                    bar=self.iface.messageBar(),
+                    duration=15,
+                )
         elif isinstance(ev, events.Step):
             self._eta = ev.eta_s
             x = ev.epoch - 1 + ev.step / max(ev.steps, 1)
             self.plot.add("loss (step)", x, ev.losses.get("loss"))
-            left = f", about {duration(self._eta)} left" if self._eta else ""
-            self.status.setText(f"Epoch {ev.epoch}/{ev.epochs}, step {ev.step}/"
-                                f"{ev.steps}{left}")
+            text = tr("Epoch {0}/{1}, step {2}/{3}").format(ev.epoch, ev.epochs, ev.step, ev.steps)
+            if self._eta:
+                text += tr(", about {0} left").format(duration(self._eta))
+            self.status.setText(text)
         elif isinstance(ev, events.Epoch):
             self.plot.add("loss (epoch)", ev.epoch, ev.train_loss)
             self.plot.add("val IoU", ev.epoch, ev.val_iou)
@@ -366,19 +364,29 @@ class TrainPanel(QWidget):
         if r is not None and r.status == "completed":
             self.progress.setValue(100)
             metrics = training.describe_metrics(r.best_metrics or {})
-            self.result.setText(f"{req.out.name}: {metrics} (best of {r.epochs_done} "
-                                "epoch(s)). It is now selected in the Detect tab.")
+            self.result.setText(
+                tr("{0}: {1} (best of {2} epoch(s)). It is now selected in the Detect tab.").format(
+                    req.out.name, metrics, r.epochs_done
+                )
+            )
             self.modelReady.emit(str(req.out))
             self._output_changed()
-            self._say(f"Training finished: {req.out} ({metrics})", Qgis.Success)
+            self._say(
+                tr("Training finished: {0} ({1})").format(req.out, metrics),
+                Qgis.MessageLevel.Success,
+            )
             self.finishedRun.emit("completed")
         elif r is not None and r.status == "cancelled":
             self._output_changed()
-            kept = f" The best model so far is in {req.out.name}." if req.out.exists() else ""
-            self._say(f"Training cancelled; {task.prep.resume_file.name} keeps the run: keep "
-                      f"'Resume' ticked and press Train to continue it.{kept}", Qgis.Info)
+            text = tr(
+                "Training cancelled; {0} keeps the run: keep 'Resume' ticked and press "
+                "Train to continue it."
+            ).format(task.prep.resume_file.name)
+            if req.out.exists():
+                text += " " + tr("The best model so far is in {0}.").format(req.out.name)
+            self._say(text, Qgis.MessageLevel.Info)
             self.finishedRun.emit("cancelled")
         else:
             self._output_changed()
-            self._say(f"Training failed: {task.error}", Qgis.Critical)
+            self._say(tr("Training failed: {0}").format(task.error), Qgis.MessageLevel.Critical)
             self.finishedRun.emit("failed")

@@ -12,6 +12,7 @@ from qgis.core import (
 from backend import devices
 
 from ..deps import check_deps
+from ..i18n import tr
 
 
 class DeviceInfoAlgorithm(QgsProcessingAlgorithm):
@@ -22,18 +23,20 @@ class DeviceInfoAlgorithm(QgsProcessingAlgorithm):
         return "deviceinfo"
 
     def displayName(self) -> str:  # noqa: N802
-        return "Device information"
+        return tr("Device information")
 
     def shortHelpString(self) -> str:  # noqa: N802
-        return ("Says which device (GPU or CPU) MRIFE will run on for a device choice "
-                "(auto, cpu, cuda:N), and which torch it found.")
+        return (tr("Says which device (GPU or CPU) MRIFE will run on for a device choice "
+                   "(auto, cpu, cuda:N), and which torch it found."))
 
     def createInstance(self):  # noqa: N802
         return DeviceInfoAlgorithm()
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
-        self.addParameter(QgsProcessingParameterString(self.DEVICE, "Device", defaultValue="auto"))
-        self.addOutput(QgsProcessingOutputString(self.OUTPUT, "Device"))
+        self.addParameter(
+            QgsProcessingParameterString(self.DEVICE, tr("Device"), defaultValue="auto")
+        )
+        self.addOutput(QgsProcessingOutputString(self.OUTPUT, tr("Device")))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         status = check_deps()
@@ -44,5 +47,7 @@ class DeviceInfoAlgorithm(QgsProcessingAlgorithm):
             dev = devices.resolve_device(choice)
         except ValueError as exc:
             raise QgsProcessingException(str(exc)) from exc
-        feedback.pushInfo(f"torch {status.versions.get('torch')}; device: {dev.label}")
+        feedback.pushInfo(
+            tr("torch {0}; device: {1}").format(status.versions.get("torch"), dev.label)
+        )
         return {self.OUTPUT: dev.label}

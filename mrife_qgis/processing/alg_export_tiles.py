@@ -15,6 +15,7 @@ from qgis.core import (
 
 from backend import errors
 
+from ..i18n import tr
 from .errors import processing_error
 from .labelled import LabelledAlgorithm
 
@@ -26,13 +27,13 @@ class ExportTilesAlgorithm(LabelledAlgorithm):
         return "exporttiles"
 
     def displayName(self) -> str:  # noqa: N802
-        return "Export training tiles"
+        return tr("Export training tiles")
 
     def shortHelpString(self) -> str:  # noqa: N802
-        return ("Writes the tiles training would use as GeoTIFF image/mask pairs: "
-                "<folder>/<train|val|test>/images and masks (mask 1 landslide, 0 background, "
-                "255 not labelled). Positive tiles around landslides, negatives from labelled "
-                "ground at the chosen ratio.")
+        return (tr("Writes the tiles training would use as GeoTIFF image/mask pairs: "
+                   "<folder>/<train|val|test>/images and masks (mask 1 landslide, 0 background, "
+                   "255 not labelled). Positive tiles around landslides, negatives from labelled "
+                   "ground at the chosen ratio."))
 
     def createInstance(self):  # noqa: N802
         return ExportTilesAlgorithm()
@@ -40,16 +41,22 @@ class ExportTilesAlgorithm(LabelledAlgorithm):
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
         self._add_label_parameters()
         self.addParameter(QgsProcessingParameterNumber(
-            self.TILE, "Tile size (pixels)", QgsProcessingParameterNumber.Integer, 512,
+            self.TILE, tr("Tile size (pixels)"), QgsProcessingParameterNumber.Type.Integer, 512,
             minValue=32))
         self.addParameter(QgsProcessingParameterNumber(
-            self.RES, "Ground resolution (m/pixel; 0: the raster's)",
-            QgsProcessingParameterNumber.Double, 0.0, minValue=0.0))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.RATIO, "Positive : negative tiles", QgsProcessingParameterNumber.Double, 3.0,
-            minValue=0.1))
-        self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT, "Tile folder"))
-        self.addOutput(QgsProcessingOutputNumber("TILES", "Tiles written"))
+            self.RES, tr("Ground resolution (m/pixel; 0: the raster's)"),
+            QgsProcessingParameterNumber.Type.Double, 0.0, minValue=0.0))
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                self.RATIO,
+                tr("Positive : negative tiles"),
+                QgsProcessingParameterNumber.Type.Double,
+                3.0,
+                minValue=0.1,
+            )
+        )
+        self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT, tr("Tile folder")))
+        self.addOutput(QgsProcessingOutputNumber("TILES", tr("Tiles written")))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         out = Path(self.parameterAsString(parameters, self.OUTPUT, context))
@@ -65,17 +72,24 @@ class ExportTilesAlgorithm(LabelledAlgorithm):
             try:
                 data = DataSettings(tile_size=tile, ground_resolution=res)
                 parts, _summary, _facts = load_rasters(
-                    rasters, inputs.landslides, inputs.mapped_area, data, log=feedback.pushInfo)
+                    rasters, inputs.landslides, inputs.mapped_area, data, log=feedback.pushInfo
+                )
                 counts = export_tiles(
-                    parts, out, tile, self.parameterAsDouble(parameters, self.RATIO, context),
-                    should_stop=feedback.isCanceled)
+                    parts,
+                    out,
+                    tile,
+                    self.parameterAsDouble(parameters, self.RATIO, context),
+                    should_stop=feedback.isCanceled,
+                )
             except OSError as exc:
                 if errors.user_message(exc) is None:
-                    raise QgsProcessingException(f"cannot write tiles to {out}: {exc}") from exc
+                    raise QgsProcessingException(
+                        tr("cannot write tiles to {0}: {1}").format(out, exc)
+                    ) from exc
                 raise processing_error(exc, f"{layers[0].name()}: ") from exc
             except Exception as exc:
                 raise processing_error(exc, f"{layers[0].name()}: ") from exc
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        feedback.pushInfo(f"tiles per split: {counts}")
+        feedback.pushInfo(tr("tiles per split: {0}").format(counts))
         return {self.OUTPUT: str(out), "TILES": sum(counts.values())}

@@ -23,6 +23,7 @@ from backend import events
 
 from .. import training
 from ..deps import check_deps
+from ..i18n import tr
 from ..training import ARCH_LABELS, ARCHS, BACKBONES
 from .labelled import LabelledAlgorithm
 from .params import add_precision, precision_of
@@ -39,18 +40,18 @@ class TrainAlgorithm(LabelledAlgorithm):
         return "train"
 
     def displayName(self) -> str:  # noqa: N802
-        return "Fine-tune a model on your labels"
+        return tr("Fine-tune a model on your labels")
 
     def shortHelpString(self) -> str:  # noqa: N802
-        return ("Trains a landslide model on raster layers and a label layer (polygons with a "
-                "'class' field: 'landslide' or 'not landslide'; a layer without it is all "
-                "landslides). Inside the mapped-area polygons (default: the whole raster), "
-                "ground that is not a landslide is a negative example. Starts from the bundled "
-                "model (or another model file) or from scratch. The raster is cut into spatial "
-                "blocks split 8:2 into training and validation (no test share: evaluate on your "
-                "own polygons with 'Evaluate detections'); the best epoch and the decision "
-                "threshold are chosen on validation. Cancelling keeps <output>.resume.pt; run "
-                "again with 'Resume' to continue.")
+        return (tr("Trains a landslide model on raster layers and a label layer (polygons with a "
+                   "'class' field: 'landslide' or 'not landslide'; a layer without it is all "
+                   "landslides). Inside the mapped-area polygons (default: the whole raster), "
+                   "ground that is not a landslide is a negative example. Starts from the bundled "
+                   "model (or another model file) or from scratch. The raster is cut into spatial "
+                   "blocks split 8:2 into training and validation (no test share: evaluate on your "
+                   "own polygons with 'Evaluate detections'); the best epoch and the decision "
+                   "threshold are chosen on validation. Cancelling keeps <output>.resume.pt; run "
+                   "again with 'Resume' to continue."))
 
     def createInstance(self):  # noqa: N802
         return TrainAlgorithm()
@@ -58,50 +59,60 @@ class TrainAlgorithm(LabelledAlgorithm):
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
         self._add_label_parameters()
         self.addParameter(QgsProcessingParameterFile(
-            self.BASE, "Base model (empty: the catalogue's model, downloaded once if needed)",
+            self.BASE, tr("Base model (empty: the catalogue's model, downloaded once if needed)"),
             extension="pt", optional=True))
         self.addParameter(QgsProcessingParameterBoolean(
-            self.SCRATCH, "Start from scratch (ignore the base model)", False))
+            self.SCRATCH, tr("Start from scratch (ignore the base model)"), False))
         self.addParameter(QgsProcessingParameterEnum(
-            self.ARCH, "Architecture (from scratch)", ARCH_LABELS, defaultValue=0))
+            self.ARCH, tr("Architecture (from scratch)"), ARCH_LABELS, defaultValue=0))
         self.addParameter(QgsProcessingParameterEnum(
-            self.BACKBONE, "Backbone (from scratch)", BACKBONES, defaultValue=0))
+            self.BACKBONE, tr("Backbone (from scratch)"), BACKBONES, defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber(
-            self.EPOCHS, "Epochs", QgsProcessingParameterNumber.Integer, 10, minValue=1))
+            self.EPOCHS, tr("Epochs"), QgsProcessingParameterNumber.Type.Integer, 10, minValue=1))
         self.addParameter(QgsProcessingParameterNumber(
-            self.BATCH, "Batch size", QgsProcessingParameterNumber.Integer, 4, minValue=1))
+            self.BATCH, tr("Batch size"), QgsProcessingParameterNumber.Type.Integer, 4, minValue=1))
         self.addParameter(QgsProcessingParameterNumber(
-            self.LR, "Learning rate", QgsProcessingParameterNumber.Double, 0.007,
+            self.LR, tr("Learning rate"), QgsProcessingParameterNumber.Type.Double, 0.007,
             minValue=1e-6, maxValue=1.0))
         self.addParameter(QgsProcessingParameterBoolean(
-            self.FREEZE, "Freeze the encoder (train the decoder only)", False))
+            self.FREEZE, tr("Freeze the encoder (train the decoder only)"), False))
         self.addParameter(QgsProcessingParameterNumber(
-            self.TILE, "Tile size in pixels (0: the base model's, or 256)",
-            QgsProcessingParameterNumber.Integer, 0, minValue=0))
+            self.TILE, tr("Tile size in pixels (0: the base model's, or 256)"),
+            QgsProcessingParameterNumber.Type.Integer, 0, minValue=0))
         self.addParameter(QgsProcessingParameterString(
-            self.DEVICE, "Device (auto, cpu, cuda:N; empty: the panel's choice)",
+            self.DEVICE, tr("Device (auto, cpu, cuda:N; empty: the panel's choice)"),
             defaultValue="", optional=True))
         self.addParameter(QgsProcessingParameterBoolean(
-            self.RESUME, "Resume a cancelled run of this output", False))
+            self.RESUME, tr("Resume a cancelled run of this output"), False))
         steps = QgsProcessingParameterNumber(
-            self.MAX_STEPS, "Steps per epoch at most (0: all tiles)",
-            QgsProcessingParameterNumber.Integer, 0, minValue=0)
+            self.MAX_STEPS, tr("Steps per epoch at most (0: all tiles)"),
+            QgsProcessingParameterNumber.Type.Integer, 0, minValue=0)
         from qgis.core import QgsProcessingParameterDefinition
 
-        steps.setFlags(steps.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        steps.setFlags(steps.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(steps)
         test = QgsProcessingParameterNumber(
-            self.TEST_SHARE, "Share of blocks held out as a test split (0: none; you evaluate "
-            "on your own polygons)", QgsProcessingParameterNumber.Double, 0.0, minValue=0.0,
-            maxValue=0.4)
-        test.setFlags(test.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            self.TEST_SHARE,
+            tr(
+                "Share of blocks held out as a test split (0: none; you evaluate "
+                "on your own polygons)"
+            ),
+            QgsProcessingParameterNumber.Type.Double,
+            0.0,
+            minValue=0.0,
+            maxValue=0.4,
+        )
+        test.setFlags(test.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(test)
         add_precision(self)
-        self.addParameter(QgsProcessingParameterFileDestination(
-            self.OUTPUT, "New model file", "Model files (*.pt)"))
-        self.addOutput(QgsProcessingOutputNumber("VAL_IOU", "Validation landslide IoU"))
-        self.addOutput(QgsProcessingOutputNumber("VAL_F1", "Validation F1"))
-        self.addOutput(QgsProcessingOutputString("STATUS", "completed or cancelled"))
+        self.addParameter(
+            QgsProcessingParameterFileDestination(
+                self.OUTPUT, tr("New model file"), "Model files (*.pt)"
+            )
+        )
+        self.addOutput(QgsProcessingOutputNumber("VAL_IOU", tr("Validation landslide IoU")))
+        self.addOutput(QgsProcessingOutputNumber("VAL_F1", tr("Validation F1")))
+        self.addOutput(QgsProcessingOutputString("STATUS", tr("completed or cancelled")))
 
     def request(self, parameters, context) -> training.TrainRequest:
         p = parameters
@@ -123,7 +134,8 @@ class TrainAlgorithm(LabelledAlgorithm):
             resume=self.parameterAsBool(p, self.RESUME, context),
             max_steps_per_epoch=self.parameterAsInt(p, self.MAX_STEPS, context) or None,
             precision=precision_of(self, p, context),
-            test_share=self.parameterAsDouble(p, self.TEST_SHARE, context))
+            test_share=self.parameterAsDouble(p, self.TEST_SHARE, context),
+        )
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         status = check_deps()
@@ -157,19 +169,28 @@ class TrainAlgorithm(LabelledAlgorithm):
                     feedback.pushInfo(training.describe_epoch(ev, req.epochs, eta["s"]))
 
             try:
-                result = training.run(prep, log=feedback.pushInfo, progress=progress,
-                                      should_stop=feedback.isCanceled)
+                result = training.run(
+                    prep, log=feedback.pushInfo, progress=progress, should_stop=feedback.isCanceled
+                )
             except training.TrainFailedError as exc:
                 raise QgsProcessingException(str(exc)) from exc
         finally:
             shutil.rmtree(work, ignore_errors=True)
         out = req.out
         if result.status != "completed":
-            feedback.pushWarning(f"cancelled; {prep.resume_file.name} keeps the run: tick "
-                                 "'Resume' to continue it")
+            feedback.pushWarning(
+                tr("cancelled; {0} keeps the run: tick 'Resume' to continue it").format(
+                    prep.resume_file.name
+                )
+            )
         metrics = result.best_metrics or {}
         if out.exists():
-            feedback.pushInfo(f"model written to {out}: {training.describe_metrics(metrics)}")
-        return {self.OUTPUT: str(out) if out.exists() else None,
-                "VAL_IOU": float(metrics.get("iou_landslide", 0.0)),
-                "VAL_F1": float(metrics.get("f1", 0.0)), "STATUS": result.status}
+            feedback.pushInfo(
+                tr("model written to {0}: {1}").format(out, training.describe_metrics(metrics))
+            )
+        return {
+            self.OUTPUT: str(out) if out.exists() else None,
+            "VAL_IOU": float(metrics.get("iou_landslide", 0.0)),
+            "VAL_F1": float(metrics.get("f1", 0.0)),
+            "STATUS": result.status,
+        }

@@ -14,6 +14,7 @@ from qgis.core import (
 )
 
 from .. import training
+from ..i18n import tr
 
 
 class LabelledAlgorithm(QgsProcessingAlgorithm):
@@ -22,26 +23,44 @@ class LabelledAlgorithm(QgsProcessingAlgorithm):
     RASTERS, LABELS, AREA = "RASTERS", "LABELS", "MAPPED_AREA"
 
     def group(self) -> str:
-        return "Fine-tuning"
+        return tr("Fine-tuning")
 
     def groupId(self) -> str:  # noqa: N802
         return "finetune"
 
     def _add_label_parameters(self) -> None:
-        self.addParameter(QgsProcessingParameterMultipleLayers(
-            self.RASTERS, "Imagery (one or more raster layers)", QgsProcessing.TypeRaster))
-        self.addParameter(QgsProcessingParameterVectorLayer(
-            self.LABELS, "Label layer (landslide polygons)", [QgsProcessing.TypeVectorPolygon]))
-        self.addParameter(QgsProcessingParameterVectorLayer(
-            self.AREA, "Mapped area (completely labelled ground)",
-            [QgsProcessing.TypeVectorPolygon], optional=True))
+        self.addParameter(
+            QgsProcessingParameterMultipleLayers(
+                self.RASTERS,
+                tr("Imagery (one or more raster layers)"),
+                QgsProcessing.SourceType.TypeRaster,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterVectorLayer(
+                self.LABELS,
+                tr("Label layer (landslide polygons)"),
+                [QgsProcessing.SourceType.TypeVectorPolygon],
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterVectorLayer(
+                self.AREA,
+                tr("Mapped area (completely labelled ground)"),
+                [QgsProcessing.SourceType.TypeVectorPolygon],
+                optional=True,
+            )
+        )
 
     def _label_inputs(self, parameters, context, feedback, work: Path):
         layers = self.parameterAsLayerList(parameters, self.RASTERS, context)
         try:
             paths, inputs = training.label_inputs(
-                layers, self.parameterAsVectorLayer(parameters, self.LABELS, context),
-                self.parameterAsVectorLayer(parameters, self.AREA, context), work)
+                layers,
+                self.parameterAsVectorLayer(parameters, self.LABELS, context),
+                self.parameterAsVectorLayer(parameters, self.AREA, context),
+                work,
+            )
         except ValueError as exc:
             raise QgsProcessingException(str(exc)) from exc
         for m in inputs.infos:

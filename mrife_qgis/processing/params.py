@@ -6,6 +6,8 @@ from qgis.core import QgsProcessingParameterDefinition, QgsProcessingParameterEn
 
 from backend import compute
 
+from ..i18n import tr
+
 PRECISION = "PRECISION"
 
 
@@ -23,9 +25,9 @@ def add_precision(alg) -> None:
     """The advanced "Precision" choice: auto (the device's fastest accurate setting) or a fixed
     one (float32 always works)."""
     param = QgsProcessingParameterEnum(
-        PRECISION, "Precision (auto: bfloat16 where the CPU or GPU computes it natively)",
+        PRECISION, tr("Precision (auto: bfloat16 where the CPU or GPU computes it natively)"),
         list(precisions()), defaultValue=0)
-    param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+    param.setFlags(param.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
     alg.addParameter(param)
 
 

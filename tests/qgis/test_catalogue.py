@@ -16,7 +16,7 @@ import pytest
 from qgis.core import QgsApplication, QgsFeedback, QgsProject, QgsRasterLayer
 
 from mrife_qgis import catalogue
-from mrife_qgis.gui.detect_panel import AREAS
+from mrife_qgis.gui.choices import select
 from tests.loopback import ModelServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,7 +153,7 @@ def test_detect_tab_downloads_the_catalogue_model_then_runs(plugin, tmp_path, mo
             panel = plugin.dock.detectPanel
             panel.layerCombo.setLayer(layer)
             panel.outWidget.setFilePath(str(tmp_path / "out"))
-            panel.areaCombo.setCurrentIndex(AREAS.index("Whole layer"))
+            select(panel.areaCombo, "layer")
             assert panel.modelCombo.currentData() == json.loads(
                 (resources / "models" / "catalogue.json").read_text())["default"]
             assert "Not on disk yet" in panel.modelInfo.text()

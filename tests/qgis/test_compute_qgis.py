@@ -33,7 +33,7 @@ def test_detect_algorithm_precision_parameter(plugin, scene_model, geo_scene, tm
     alg = QgsApplication.processingRegistry().createAlgorithmById("mrife:detect")
     param = alg.parameterDefinition("PRECISION")
     assert param.options() == list(PRECISIONS) and param.defaultValue() == 0
-    assert param.flags() & QgsProcessingParameterDefinition.FlagAdvanced
+    assert param.flags() & QgsProcessingParameterDefinition.Flag.FlagAdvanced
     counts = {}
     for index, name in enumerate(PRECISIONS[:2]):            # auto, float32
         feedback = Feedback()

@@ -18,6 +18,8 @@ from qgis.core import (
     QgsVectorLayer,
 )
 
+from mrife_qgis.gui.choices import select
+
 
 def run(params: dict, feedback=None, context=None):
     alg = QgsApplication.processingRegistry().createAlgorithmById("mrife:detect")
@@ -121,7 +123,7 @@ def _panel(plugin, scene_model, geo_scene, tmp_path):
     panel = plugin.dock.detectPanel
     panel.layerCombo.setLayer(layer)
     panel.modelWidget.setFilePath(str(scene_model))
-    panel.areaCombo.setCurrentIndex(1)              # whole layer
+    select(panel.areaCombo, "layer")  # whole layer
     panel.outWidget.setFilePath(str(tmp_path))
     plugin.dock.deviceCombo.setCurrentIndex(plugin.dock.deviceCombo.findData("cpu"))
     return panel, layer
@@ -161,14 +163,14 @@ def test_panel_cancel_leaves_nothing(plugin, scene_model, geo_scene, tmp_path):
 
 def test_panel_reports_bad_input_in_message_bar(plugin, scene_model, geo_scene, tmp_path):
     panel, layer = _panel(plugin, scene_model, geo_scene, tmp_path)
-    panel.areaCombo.setCurrentIndex(2)             # drawn rectangle, none drawn yet
+    select(panel.areaCombo, "rectangle")  # drawn rectangle, none drawn yet
     assert not panel.start()
     assert "draw a rectangle" in panel.last_message
     panel.set_drawn_extent(QgsRectangle(0, 0, 10, 10), QgsCoordinateReferenceSystem("EPSG:32648"))
     assert not panel.start()
     assert panel.last_message.startswith("scene 011:") and "does not overlap" in \
         panel.last_message
-    panel.areaCombo.setCurrentIndex(1)             # whole layer, into a folder it cannot make
+    select(panel.areaCombo, "layer")  # whole layer, into a folder it cannot make
     panel.outWidget.setFilePath("/proc/mrife-results")
     assert not panel.start()
     assert "cannot create the results folder /proc/mrife-results" in panel.last_message
@@ -182,7 +184,7 @@ def test_panel_reports_untransformable_map_extent(plugin, scene_model, geo_scene
     canvas = plugin.iface.mapCanvas()
     canvas.setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:4326"))
     canvas.setExtent(QgsRectangle(400000, 3400000, 400512, 3400512))   # metres read as degrees
-    panel.areaCombo.setCurrentIndex(0)             # visible map extent
+    select(panel.areaCombo, "extent")  # visible map extent
     assert not panel.start()
     assert panel.last_message.startswith("scene 011:")
     assert "cannot be transformed" in panel.last_message or "does not overlap" in \

@@ -16,6 +16,7 @@ from qgis.PyQt.QtCore import QCoreApplication
 
 from backend.events import Epoch, Step
 from mrife_qgis import labels as lab
+from mrife_qgis.gui.choices import select
 
 from .conftest import sample_outlines
 from .test_finetune import run
@@ -97,7 +98,7 @@ def _fill_train_tab(dock, sample_layer, label_layer, scene_model, out: Path, epo
     panel.set_rasters([sample_layer])
     panel.labelCombo.setLayer(label_layer)
     panel.areaCombo.setLayer(None)
-    panel.startCombo.setCurrentIndex(panel.startCombo.findText("A model file"))
+    select(panel.startCombo, "file")
     panel.baseWidget.setFilePath(str(scene_model))
     panel.epochs.setValue(epochs)
     panel.batch.setValue(2)

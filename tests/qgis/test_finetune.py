@@ -24,6 +24,7 @@ from qgis.core import (
 )
 
 from mrife_qgis import labels as lab
+from mrife_qgis.label_inputs import training_inputs
 
 
 class Feedback(QgsProcessingFeedback):
@@ -122,7 +123,7 @@ def test_training_inputs_split_classes_reproject_and_repair(raster_layer, tmp_pa
     wgs.startEditing()
     wgs.addFeatures(feats)
     assert wgs.commitChanges()
-    got = lab.training_inputs(wgs, None, raster_layer.crs(), tmp_path)
+    got = training_inputs(wgs, None, raster_layer.crs(), tmp_path)
     assert (got.landslide_count, got.negative_count) == (3, 1)
     text = "\n".join(got.messages)
     assert "reprojected from EPSG:4326" in text and "repaired in 'landslide labels': 1" in text
@@ -131,7 +132,7 @@ def test_training_inputs_split_classes_reproject_and_repair(raster_layer, tmp_pa
     assert back.crs() == raster_layer.crs() and back.featureCount() == 3
     # too few landslides: the message names the layer and the fix
     with pytest.raises(ValueError, match="'landslide labels' has 3 landslide.*at least 4"):
-        lab.training_inputs(wgs, None, raster_layer.crs(), tmp_path, min_landslides=4)
+        training_inputs(wgs, None, raster_layer.crs(), tmp_path, min_landslides=4)
 
 
 def test_export_tiles_algorithm(sample_layer, label_layer, tmp_path):

@@ -308,7 +308,7 @@ def test_diagnostics_report_in_headless_qgis(qgis_iface, private_base, tmp_path)
     from mrife_qgis import log
     from mrife_qgis.diagnostics import write_report
 
-    log.log("detection failed: the raster has 1 band", Qgis.Critical)
+    log.log("detection failed: the raster has 1 band", Qgis.MessageLevel.Critical)
     folder = installer.runtime_dir(private_base)
     (folder / "lib").mkdir(parents=True)
     (folder / installer.MANIFEST).write_text(json.dumps(

@@ -96,7 +96,8 @@ def test_zip_layout_and_fresh_profile_load(tmp_path):
     assert zip_path.stat().st_size < 25e6 and not [n for n in names if n.endswith(".pt")]
     for needed in ("mrife_qgis/metadata.txt", "mrife_qgis/__init__.py",
                    "mrife_qgis/backend/__init__.py", "mrife_qgis/resources/icons/mrife.svg",
-                   "mrife_qgis/gui/dock.ui", "mrife_qgis/LICENSE"):
+                   "mrife_qgis/gui/dock.ui", "mrife_qgis/LICENSE",
+                   "mrife_qgis/i18n/mrife_zh_CN.qm"):
         assert needed in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")
                 or "/tests/" in n or ".venv" in n]

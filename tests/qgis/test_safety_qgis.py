@@ -21,6 +21,8 @@ from qgis.core import (
 )
 
 from mrife_qgis import labels as lab
+from mrife_qgis.gui.choices import select
+from mrife_qgis.label_inputs import training_inputs
 from tests import crafted
 
 BUNDLED = Path(__file__).resolve().parents[2] / "resources" / "models" / "mrife-r18-sichuan.pt"
@@ -48,7 +50,7 @@ def test_panel_model_preview_refuses_crafted_file(plugin, scene_layer, tmp_path)
         assert "not opened" in panel.modelInfo.text() and "Python code" in \
             panel.modelInfo.text()
         panel.outWidget.setFilePath(str(tmp_path / "results"))
-        panel.areaCombo.setCurrentIndex(1)
+        select(panel.areaCombo, "layer")
         assert not panel.start()
         assert "not opened" in panel.last_message
     assert not sentinel.exists()
@@ -92,7 +94,7 @@ def test_label_features_without_area_are_dropped_and_counted(scene_layer, tmp_pa
     assert layer.commitChanges()
     with pytest.raises(ValueError, match=r"has 0 landslide polygon\(s\) \(3 feature\(s\) without "
                                          r"a polygon area dropped\)"):
-        lab.training_inputs(layer, None, scene_layer.crs(), tmp_path, min_landslides=1)
+        training_inputs(layer, None, scene_layer.crs(), tmp_path, min_landslides=1)
     square = QgsFeature(layer.fields())
     square.setGeometry(QgsGeometry.fromWkt(
         f"POLYGON(({x} {y}, {x + 40} {y}, {x + 40} {y + 40}, {x} {y + 40}, {x} {y}))"))
@@ -100,7 +102,7 @@ def test_label_features_without_area_are_dropped_and_counted(scene_layer, tmp_pa
     layer.startEditing()
     layer.addFeatures([square])
     assert layer.commitChanges()
-    got = lab.training_inputs(layer, None, scene_layer.crs(), tmp_path, min_landslides=1)
+    got = training_inputs(layer, None, scene_layer.crs(), tmp_path, min_landslides=1)
     assert got.landslide_count == 1
     assert "without a polygon area dropped from 'landslide labels' (empty, points, lines or " \
            "collapsed outlines): 3" in "\n".join(got.messages)
