@@ -41,10 +41,21 @@ def qgis_locale() -> str:
     return str(chosen or QLocale.system().name())
 
 
+# QGIS names its Chinese translations by script (zh-Hans, zh-Hant); systems name them by region
+ALIASES = {"zh_Hans": "zh_CN", "zh_SG": "zh_CN", "zh": "zh_CN",
+           "zh_Hant": "zh_TW", "zh_HK": "zh_TW", "zh_MO": "zh_TW"}
+
+
 def qm_file(locale: str) -> Path | None:
-    """The compiled translation for ``locale`` (``zh_CN``), else for its language (``zh``);
-    None when there is none (English)."""
-    for name in (locale, locale.split("_")[0]):
+    """The compiled translation for ``locale`` (``zh_CN``, or QGIS's ``zh-Hans``), else for its
+    language; None when there is none (English)."""
+    locale = locale.replace("-", "_").split(".")[0]      # zh-Hans, zh_CN.UTF-8
+    language = locale.split("_")[0]
+    if locale in ALIASES:
+        names = (locale, ALIASES[locale])
+    else:             # zh_TW must not fall back to zh (Simplified); de_DE may to de
+        names = (locale, language, ALIASES.get(language) if locale == language else None)
+    for name in names:
         path = I18N_DIR / f"mrife_{name}.qm"
         if name and path.is_file():
             return path

@@ -3,8 +3,8 @@
 Run by QGIS itself (``qgis --code scripts/screenshots.py``, under Xvfb at 1280 x 800, a laptop
 screen): it loads the bundled sample, opens the MRIFE panel at its default width, runs a detection
 with the bundled model through the Detect tab, and saves the whole window with each tab in front
-to docs/screenshots/. The environment variable MRIFE_SCREENSHOT_LOCALE=zh_CN adds
-``-zh_CN`` to the file names (the caller sets QGIS's language). QGIS quits when done; a failure
+to docs/screenshots/. The environment variable MRIFE_SCREENSHOT_LOCALE=zh-Hans adds
+``-zh-Hans`` to the file names (the caller sets QGIS's language). QGIS quits when done; a failure
 is written to docs/screenshots/failed.txt.
 """
 
@@ -31,7 +31,11 @@ def fail(exc: BaseException) -> None:
 
 def shot(tab: str) -> None:
     dock = plugins["mrife_qgis"].dock
+    from qgis.PyQt.QtWidgets import QScrollArea
+
     dock.tabs.setCurrentIndex({"label": 0, "train": 1, "detect": 2}[tab])
+    for area in dock.tabs.currentWidget().findChildren(QScrollArea):
+        area.verticalScrollBar().setValue(0)          # the top of the tab, as it opens
     QgsApplication.processEvents()
     iface.mapCanvas().refreshAllLayers()
     OUT.mkdir(parents=True, exist_ok=True)

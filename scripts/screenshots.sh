@@ -4,8 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export MRIFE_ROOT=$PWD
+# a font with Chinese characters for the zh-Hans screenshots (a Chinese user's system has one)
+if ! fc-list :lang=zh | grep -q .; then
+  if [ "$(id -u)" = 0 ]; then apt-get install -y -qq --no-install-recommends fonts-wqy-microhei >/dev/null
+  else echo "screenshots: no font with Chinese characters: sudo apt-get install fonts-wqy-microhei" >&2; exit 1; fi
+fi
 rm -f docs/screenshots/failed.txt
-for lang in en_US zh_CN; do
+for lang in en_US zh-Hans; do   # QGIS's names for its translations
   suffix=""; [ "$lang" = en_US ] || suffix=$lang
   MRIFE_SCREENSHOT_LOCALE=$suffix timeout 600 xvfb-run -a -s "-screen 0 1280x800x24" \
     bash scripts/run_qgis.sh --nologo --lang "$lang" --code scripts/screenshots.py \

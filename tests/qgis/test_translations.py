@@ -77,6 +77,9 @@ def test_english_is_the_source_and_other_languages_fall_back_to_it():
     assert i18n.qm_file("en_US") is None
     assert i18n.qm_file("zh_CN").name == "mrife_zh_CN.qm"
     assert i18n.qm_file("zh_TW") is None         # no Traditional Chinese yet: English
+    assert i18n.qm_file("zh_HK") is None and i18n.qm_file("zh-Hant") is None
+    # QGIS's own name for Simplified Chinese (its qgis_zh-Hans.qm), and a system's
+    assert i18n.qm_file("zh-Hans") == i18n.qm_file("zh_CN") == i18n.qm_file("zh_CN.UTF-8")
     assert i18n.install("de_DE") is None
     assert i18n.tr("Detect") == "Detect"
 
@@ -87,7 +90,7 @@ def chinese_qgis():
     settings = QgsSettings()
     before = (settings.value("locale/overrideFlag"), settings.value("locale/userLocale"))
     settings.setValue("locale/overrideFlag", True)
-    settings.setValue("locale/userLocale", "zh_CN")
+    settings.setValue("locale/userLocale", "zh-Hans")      # as QGIS's Options dialog writes it
     yield
     for key, value in zip(("locale/overrideFlag", "locale/userLocale"), before):
         if value is None:
@@ -99,7 +102,7 @@ def chinese_qgis():
 
 def test_panel_in_chinese_runs_a_detection(chinese_qgis, plugin, scene_model, geo_scene,
                                            tmp_path):
-    assert i18n.qgis_locale() == "zh_CN"
+    assert i18n.qgis_locale() == "zh-Hans"
     assert QCoreApplication.translate("mrife", "Detect") == "检测"   # loaded by the plugin
     assert plugin.action.text() == "MRIFE 古滑坡识别"
     project = QgsProject.instance()
