@@ -119,8 +119,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
                        seed=args.seed, device=args.device, freeze_encoder=args.freeze_encoder,
                        max_steps_per_epoch=args.max_steps_per_epoch, init_from=args.init_from,
                        precision=args.precision, photometric=args.photometric,
-                       scale_jitter=args.scale_jitter,
+                       scale_jitter=args.scale_jitter, shards=args.shards,
+                       sync_batchnorm=args.sync_batchnorm,
                        choose_threshold=not args.fixed_threshold)
+    world = _join_ranks(args.device)
+    if world.active:
+        print(f"distributed: {world.describe()}; each step's batch of {args.batch_size} tiles "
+              "is shared by the ranks; rank 0 validates and writes the files")
     t = time.monotonic()
     common = dict(resume=args.resume, progress=_progress_printer(args.quiet))
     if folders:
@@ -337,11 +342,23 @@ COMMANDS = {"devices": _cmd_devices, "train": _cmd_train, "evaluate": _cmd_evalu
             "export_model": _cmd_export_model}
 
 
+def _join_ranks(device: str):
+    """Under torchrun: join the process group (gloo on CPU, nccl on CUDA); only rank 0 prints."""
+    from . import distributed
+    from .devices import resolve_device
+
+    world = distributed.start(resolve_device(device).key if distributed.launched() else "cpu")
+    if not world.main:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the rest of this process
+    return world
+
+
 def _single_process_only(command: str) -> None:
-    """Under torchrun (or any launcher that sets WORLD_SIZE > 1) each rank would train or detect
-    the same data on its own and write the same files: refuse instead."""
+    """Under torchrun (or any launcher that sets WORLD_SIZE > 1) each rank would detect or
+    evaluate the same data on its own and write the same files: refuse instead (training shares
+    the work between the ranks)."""
     world = os.environ.get("WORLD_SIZE", "1")
-    if command in ("train", "detect", "evaluate") and world.isdigit() and int(world) > 1:
+    if command in ("detect", "evaluate") and world.isdigit() and int(world) > 1:
         raise ValueError(f"{command} runs in one process; this one is rank "
                          f"{os.environ.get('RANK', '?')} of {world} (torchrun?). Several ranks "
                          "would each do the whole job and write the same files: start it once, "
@@ -378,3 +395,6 @@ def main(argv: list[str] | None = None) -> int:
             raise                      # a bug: keep the traceback for the report
         print(f"error: {message}", file=sys.stderr)
         return 1
+    finally:
+        if "backend.distributed" in sys.modules:   # leave torchrun's process group cleanly
+            sys.modules["backend.distributed"].stop()

@@ -78,6 +78,11 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
     p.add_argument("--init-from", help="fine-tune from this model file (its architecture, "
                    "backbone, bands, tile size and ground resolution are used)")
     p.add_argument("--resume", action="store_true", help="continue from <out>.resume.pt")
+    p.add_argument("--shards", type=int, default=0, help="cut each step's batch into this many "
+                   "equal shards, gradients averaged (default: one per rank under torchrun, "
+                   "else 1); a run continues on any number of ranks that divides them")
+    p.add_argument("--sync-batchnorm", action="store_true", help="under torchrun on CUDA: "
+                   "batch norm over the whole batch (SyncBatchNorm)")
     p.add_argument("--max-steps-per-epoch", type=int)
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--out", required=True, help="model file to write (.pt)")

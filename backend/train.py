@@ -21,7 +21,6 @@
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -30,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import events
+from . import distributed, events
 from .checkpoint import (
     BackgroundWriter,
     DataContract,
@@ -39,12 +38,12 @@ from .checkpoint import (
     snapshot,
     weights_from_payload,
 )
-from .compute import ComputePolicy, choose, set_threads
+from .compute import choose, set_threads
 from .data import TileDataset
 from .devices import resolve_device
 from .leftovers import remove_stale
-from .metrics import SegmentationScores, ThresholdSweep
 from .models import ModelConfig, SegmentationModel, build_model
+from .train_measure import batch_of, evaluate_tiles, seconds_per_step
 
 
 class TrainingError(RuntimeError):
@@ -75,6 +74,12 @@ class TrainConfig:
     # time two training steps on a copy of the model before the run and report the expected
     # duration (a "plan" progress event); costs about two steps
     estimate_time: bool = True
+    # the batch is cut into this many equal shards per step, gradients averaged (0: as many as
+    # ranks under torchrun, else 1); a run continues with the same shards on any number of
+    # ranks that divides them (backend/distributed.py). ranks: set by the run, recorded.
+    shards: int = 0
+    ranks: int = 1
+    sync_batchnorm: bool = False   # CUDA ranks only
 
 
 @dataclass
@@ -91,16 +96,25 @@ def resume_path_for(out: Path) -> Path:
     return Path(out).with_suffix(".resume.pt")
 
 
-def _step_seed(seed: int, step: int) -> int:
-    return (seed * 1_000_003 + step) % (2**63 - 1)
+def _step_seed(seed: int, step: int, shard: int = 0) -> int:
+    """The seed of shard ``shard`` of global step ``step`` (shard 0: the seed one-process runs
+    have always used)."""
+    base = (seed * 1_000_003 + step) % (2**63 - 1)
+    return base if shard == 0 else (base * 7_919 + shard) % (2**63 - 1)
 
 
-def _batch(dataset: TileDataset, indices, device: torch.device
-           ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images and labels of the dataset's tiles ``indices``, stacked, on ``device``."""
-    items = [dataset[i] for i in indices]
-    return (torch.from_numpy(np.stack([it[0] for it in items])).to(device),
-            torch.from_numpy(np.stack([it[1] for it in items])).to(device))
+def _with_shards(cfg: TrainConfig, out: Path, resume: bool,
+                 world: distributed.World) -> TrainConfig:
+    """The config with its shards per step resolved (a resumed run keeps the ones it was made
+    with, on however many ranks) and the rank count recorded."""
+    shards, rpath = cfg.shards, resume_path_for(out)
+    if resume and rpath.exists():
+        shards = read_payload(rpath, resume=True).get("train_config", {}).get("shards") or shards
+    try:
+        shards = distributed.resolve_shards(shards, cfg.batch_size, world)
+    except distributed.DistributedError as exc:
+        raise TrainingError(str(exc)) from exc
+    return replace(cfg, shards=shards, ranks=world.size)
 
 
 def _freeze_backbones(model: SegmentationModel) -> list[torch.nn.Module]:
@@ -114,32 +128,17 @@ def _freeze_backbones(model: SegmentationModel) -> list[torch.nn.Module]:
     return frozen
 
 
-def evaluate_tiles(model: SegmentationModel, dataset: TileDataset, device: torch.device,
-                   batch_size: int, policy: ComputePolicy) -> dict:
-    """Pixel metrics over the dataset's tiles (validation during training) at threshold 0.5,
-    plus ``threshold``: the candidate threshold with the best landslide IoU, and that IoU
-    (``iou_at_threshold``)."""
-    model.eval()
-    scores, sweep = SegmentationScores(), ThresholdSweep()
-    with torch.no_grad(), policy.autocast():
-        for k in range(0, len(dataset), batch_size):
-            items = [dataset[i] for i in range(k, min(k + batch_size, len(dataset)))]
-            x = policy.prepare_input(torch.from_numpy(np.stack([it[0] for it in items])).to(device))
-            prob = model.predict_proba(x).float().cpu().numpy()
-            for p, (_, y) in zip(prob, items):
-                scores.update(p >= 0.5, y == 1, valid=y != 255, objects=False)
-                sweep.update(p, y == 1, y != 255)
-    threshold, iou = sweep.best()
-    return {**scores.as_dict(), "threshold": threshold, "iou_at_threshold": iou}
-
-
 def train(model_cfg: ModelConfig, train_ds: TileDataset, val_ds: TileDataset | None,
           cfg: TrainConfig, out: Path, contract: DataContract, *,
           training_data: dict | None = None, resume: bool = False,
           progress: Callable[[events.Plan | events.Step | events.Epoch], None] | None = None,
           should_stop: Callable[[], bool] | None = None) -> TrainResult:
-    """Train and write the best model to ``out``; see the module docstring."""
-    run = _Run(model_cfg, train_ds, val_ds, cfg, Path(out), contract, training_data)
+    """Train and write the best model to ``out``; see the module docstring. Under torchrun
+    (``distributed.start`` called first) every rank calls this; rank 0 reports and writes."""
+    world = distributed.current()
+    cfg = _with_shards(cfg, Path(out), resume, world)
+    progress = progress if world.main else None
+    run = _Run(model_cfg, train_ds, val_ds, cfg, Path(out), contract, training_data, world)
     if resume:
         run.restore()
     if progress is not None:
@@ -154,7 +153,9 @@ def train(model_cfg: ModelConfig, train_ds: TileDataset, val_ds: TileDataset | N
         if progress is not None:
             progress(ev)
     run.writer.wait()
-    run.rpath.unlink(missing_ok=True)
+    if world.main:
+        run.rpath.unlink(missing_ok=True)
+    distributed.barrier(world)
     return TrainResult("completed", run.out, run.rpath, run.epoch, run.best_metrics, run.history)
 
 
@@ -165,19 +166,23 @@ class _Run:
 
     def __init__(self, model_cfg: ModelConfig, train_ds: TileDataset,
                  val_ds: TileDataset | None, cfg: TrainConfig, out: Path,
-                 contract: DataContract, training_data: dict | None) -> None:
+                 contract: DataContract, training_data: dict | None,
+                 world: distributed.World | None = None) -> None:
         self.model_cfg, self.train_ds, self.val_ds, self.cfg = model_cfg, train_ds, val_ds, cfg
         self.out, self.rpath = out, resume_path_for(out)
         self.contract, self.training_data = contract, training_data
-        for target in (out, self.rpath):       # half-written files of a killed run into ``out``
-            remove_stale(out.parent, f".{target.name}.*.part")
-        self.device = torch.device(resolve_device(cfg.device).key)
+        self.world = world = world or distributed.World()
+        if world.main:                         # half-written files of a killed run into ``out``
+            for target in (out, self.rpath):
+                remove_stale(out.parent, f".{target.name}.*.part")
+        self.device = torch.device(resolve_device(distributed.rank_device(cfg.device, world)).key)
         self.policy = choose(cfg.precision, self.device)
         set_threads()
         torch.manual_seed(cfg.seed)
         self.model = _initial_model(model_cfg, cfg)
         self.frozen = _freeze_backbones(self.model) if cfg.freeze_encoder else []
         self.policy.prepare_model(self.model.to(self.device))
+        self.module = distributed.wrap(self.model, world, self.device, cfg.sync_batchnorm)
         self.opt = torch.optim.SGD(self.model.trainable_parameters(), lr=cfg.lr,
                                    momentum=cfg.momentum, weight_decay=cfg.weight_decay)
         self.batches = _batches(len(train_ds), cfg)
@@ -216,7 +221,7 @@ class _Run:
 
     def plan(self) -> events.Plan:
         cfg = self.cfg
-        per_step = _seconds_per_step(self.model, self.train_ds, cfg, self.device,
+        per_step = seconds_per_step(self.model, self.train_ds, cfg, self.device,
                                      self.policy) if cfg.estimate_time else None
         val_batches = -(-len(self.val_ds) // cfg.batch_size) if self.val_ds is not None else 0
         left = self.total - self.step
@@ -239,35 +244,13 @@ class _Run:
         for m in self.frozen:
             m.eval()
         while self.batch < self.batches:
-            if should_stop is not None and should_stop():
+            stop = should_stop is not None and should_stop()
+            if distributed.any_rank(stop, self.world):
                 return False
             b = self.batch
-            x, y = _batch(self.train_ds, order[b * cfg.batch_size:(b + 1) * cfg.batch_size],
-                          self.device)
-            x = self.policy.prepare_input(x)
-            torch.manual_seed(_step_seed(cfg.seed, self.step))
-            gen = torch.Generator().manual_seed(_step_seed(cfg.seed, self.step))
-            with self.policy.autocast():
-                losses = model.compute_losses(x, y, gen, **model.loss_arguments(self.step))
-            loss = losses["loss"]
-            if not torch.isfinite(loss):
-                self.writer.wait()
-                kept = (f" The last good state is kept in {self.rpath.name} (--resume)."
-                        if self.rpath.exists() else "")
-                raise TrainingError(
-                    f"the loss became {float(loss.detach())} at epoch {self.epoch + 1}, step "
-                    f"{b + 1}; lower the learning rate (now {cfg.lr}) or check the imagery for "
-                    f"invalid values.{kept}")
-            self.opt.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
-            self.scaler.step(self.opt)
-            self.scaler.update()
-            self.sched.step()
-            model.update_teacher()
+            scalars = self._step(order[b * cfg.batch_size:(b + 1) * cfg.batch_size])
             self.step += 1
             self.batch += 1
-            scalars = {k: float(v.detach()) for k, v in losses.items()
-                       if k != "logits" and torch.is_tensor(v) and v.ndim == 0}
             for k, v in scalars.items():
                 self.sums[k] = self.sums.get(k, 0.0) + v
             if progress is not None:
@@ -279,9 +262,55 @@ class _Run:
                     eta_s=(time.monotonic() - self.t0) / max(done, 1) * left))
         return True
 
-    def validate_and_save(self) -> events.Epoch:
-        """Validation metrics, the best model so far, and the resume file, after an epoch."""
+    def _step(self, tiles) -> dict[str, float]:
+        """One optimizer step over the batch ``tiles``: this rank's shards one after the other
+        (gradients accumulated, averaged over ranks by DDP), then the teacher; returns the
+        step's scalar losses (mean over all shards)."""
+        cfg, model = self.cfg, self.model
+        mine = distributed.my_shards(cfg.shards, self.world)
+        per = len(tiles) // cfg.shards
+        self.opt.zero_grad(set_to_none=True)
+        scalars: dict[str, float] = {}
+        bad = None
+        for j, k in enumerate(mine):
+            x, y = batch_of(self.train_ds, tiles[k * per:(k + 1) * per], self.device)
+            x = self.policy.prepare_input(x)
+            torch.manual_seed(_step_seed(cfg.seed, self.step, k))
+            gen = torch.Generator().manual_seed(_step_seed(cfg.seed, self.step, k))
+            with distributed.frozen_statistics(model, k > 0), \
+                    distributed.no_sync(self.module, last=j == len(mine) - 1), \
+                    self.policy.autocast():
+                losses = self.module(x, y, gen, model.loss_arguments(self.step))
+                loss = losses["loss"]
+                if bad is None and not torch.isfinite(loss):
+                    bad = float(loss.detach())
+                self.scaler.scale(loss / len(mine)).backward()
+            for key, v in losses.items():
+                if key != "logits" and torch.is_tensor(v) and v.ndim == 0:
+                    scalars[key] = scalars.get(key, 0.0) + float(v.detach()) / len(mine)
+        if distributed.any_rank(bad is not None, self.world):
+            self.writer.wait()
+            kept = (f" The last good state is kept in {self.rpath.name} (--resume)."
+                    if self.rpath.exists() else "")
+            raise TrainingError(
+                f"the loss became {bad if bad is not None else 'not finite'} at epoch "
+                f"{self.epoch + 1}, step {self.batch + 1}; lower the learning rate (now {cfg.lr})"
+                f" or check the imagery for invalid values.{kept}")
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        self.sched.step()
+        distributed.share_statistics(model, self.world)
+        model.update_teacher()
+        return distributed.mean_over_ranks(scalars, self.world)
+
+    def validate_and_save(self) -> events.Epoch | None:
+        """Validation metrics, the best model so far, and the resume file, after an epoch (rank
+        0; the other ranks wait for it and return None)."""
         cfg = self.cfg
+        if not self.world.main:
+            self.epoch, self.batch, self.sums = self.epoch + 1, 0, {}
+            distributed.barrier(self.world)
+            return None
         n = max(self.batches, 1)
         train_means = {k: v / n for k, v in self.sums.items()}
         if self.val_ds is not None and len(self.val_ds):
@@ -306,9 +335,12 @@ class _Run:
                                            decision=_decision(metrics, cfg)), self.out)
         self.sums = {}
         self.save_resume(0)
+        distributed.barrier(self.world)
         return replace(ev, best_iou=self.best)
 
     def save_resume(self, in_epoch: int) -> None:
+        if not self.world.main:
+            return
         payload = model_payload(self.model, self.contract, training_data=self.training_data,
                                 train_config=asdict(self.cfg))
         payload["resume"] = snapshot({
@@ -340,36 +372,6 @@ def _initial_model(model_cfg: ModelConfig, cfg: TrainConfig) -> SegmentationMode
     return model
 
 
-def _seconds_per_step(model: SegmentationModel, train_ds: TileDataset, cfg: TrainConfig,
-                      device: torch.device, policy: ComputePolicy) -> float:
-    """Wall time of one training step (forward, backward, optimizer, teacher update), measured
-    on a copy of the model with the first batch: the second of two steps (the first warms up).
-    The model, the random state and the data are left as they were."""
-    probe = copy.deepcopy(model)
-    probe.train()
-    opt = torch.optim.SGD(probe.trainable_parameters(), lr=cfg.lr, momentum=cfg.momentum)
-    x, y = _batch(train_ds, range(min(cfg.batch_size, len(train_ds))), device)
-    x = policy.prepare_input(x)
-    cuda = device.type == "cuda"
-    kwargs = model.loss_arguments(1)    # ICSSN: a segmentation-phase step (the costlier one)
-    took = 0.0
-    with torch.random.fork_rng(devices=[device] if cuda else []):
-        for _ in range(2):
-            t0 = time.perf_counter()
-            with policy.autocast():
-                loss = probe.compute_losses(x, y, torch.Generator().manual_seed(0),
-                                            **kwargs)["loss"]
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            probe.update_teacher()
-            if cuda:
-                torch.cuda.synchronize(device)
-            took = time.perf_counter() - t0
-    del probe, opt
-    return took
-
-
 def _decision(metrics: dict, cfg: TrainConfig) -> dict | None:
     """The decision threshold stored in the model file (None: detection's default 0.5)."""
     if not cfg.choose_threshold or "threshold" not in metrics:
@@ -382,6 +384,8 @@ def _decision(metrics: dict, cfg: TrainConfig) -> dict | None:
 def _batches(n: int, cfg: TrainConfig) -> int:
     """Batches per epoch; a trailing batch of one tile is dropped (batch norm needs two)."""
     full, rest = divmod(n, cfg.batch_size)
+    if cfg.shards > 1:          # a partial batch cannot be cut into equal shards
+        rest = 0
     count = full + (1 if rest > 1 or (rest == 1 and cfg.batch_size == 1) else 0)
     if cfg.max_steps_per_epoch:
         count = min(count, cfg.max_steps_per_epoch)

@@ -155,7 +155,7 @@ def training_step(policy: ComputePolicy, steps: int, device: str) -> dict:
     from backend.geodata import load_raster_scenes
     from backend.models import arch_preset, build_model
     from backend.preprocess import fit_preprocessing
-    from backend.train import _batch
+    from backend.train_measure import batch_of as _batch
 
     parts, _, _ = load_raster_scenes(SAMPLE, LABELS, ground_resolution=2.0, tile_size=128)
     pre = fit_preprocessing([s.image for s in parts["train"]],

@@ -334,12 +334,13 @@ def test_data_settings_refuse_bad_values(kw, message):
 
 
 def test_several_ranks_are_refused_not_run_twice(tmp_path):
-    """torchrun --nproc-per-node 2 would start two independent copies writing the same model
-    file: each rank is refused with one line instead."""
+    """Detection under torchrun --nproc-per-node 2 would start two independent copies writing
+    the same files: each rank is refused with one line instead (training shares the work:
+    tests/backend/test_distributed.py)."""
 
     env = dict(os.environ, WORLD_SIZE="2", RANK="1", PYTHONDONTWRITEBYTECODE="1")
-    r = subprocess.run([sys.executable, "-m", "backend", "train", "--images", ".", "--masks",
-                        ".", "--out", str(tmp_path / "x.pt")], cwd=Path(__file__).parents[2],
+    r = subprocess.run([sys.executable, "-m", "backend", "detect", "--model", "m.pt", "--raster",
+                        "r.tif", "--out", str(tmp_path / "x.gpkg")], cwd=Path(__file__).parents[2],
                        env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and "rank 1 of 2" in r.stderr and "Traceback" not in r.stderr
-    assert not (tmp_path / "x.pt").exists()
+    assert not (tmp_path / "x.gpkg").exists()
