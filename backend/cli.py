@@ -292,15 +292,18 @@ def _floats(text: str, n: int, what: str) -> tuple[float, ...]:
 def _cmd_detect(args: argparse.Namespace) -> int:
     from .compute import LARGE_PLAN_TILES
     from .detect import DetectOptions, detect, plan_detection, seconds_per_tile
+    from .grid import mosaic
 
     _writable_file(args.json, "--json")
+    world = _join_ranks(args.device)
+    raster = mosaic(args.raster, Path(args.out), world)
     opts = DetectOptions(
         bands=[int(b) for b in args.bands.split(",")] if args.bands else None,
         extent=_floats(args.extent, 4, "--extent") if args.extent else None,
         extent_crs=args.extent_crs, aoi=Path(args.aoi) if args.aoi else None,
         overlap=args.overlap, batch_size=args.batch_size, threshold=args.threshold,
         tta=args.tta, min_area=args.min_area, device=args.device, precision=args.precision,
-        out_crs=args.out_crs,
+        out_crs=args.out_crs, source_name=", ".join(Path(r).name for r in args.raster),
         rescale=args.rescale, simplify=not args.no_simplify,
         max_tiles=None if args.allow_large else LARGE_PLAN_TILES)
     if args.plan:
@@ -310,8 +313,8 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 
         dev = resolve_device(args.device)
         loaded = load_model(Path(args.model), dev.key)
-        with reading(args.raster):
-            plan = plan_detection(loaded, Path(args.raster), opts)
+        with reading(raster):
+            plan = plan_detection(loaded, raster, opts)
         hours = plan.tiles * seconds_per_tile(loaded, dev.key, args.batch_size,
                                               args.precision) / 3600
         print(f"{plan.describe()}; about {hours * 60:.1f} min on {dev.label}")
@@ -325,14 +328,18 @@ def _cmd_detect(args: argparse.Namespace) -> int:
             last[0] = time.monotonic()
             print(f"tiles {done}/{total}", flush=True)
 
-    result = detect(Path(args.model), Path(args.raster), Path(args.out),
-                    Path(args.probability) if args.probability else None, opts,
-                    progress=progress, log=lambda m: print(m, flush=True))
+    try:
+        result = detect(Path(args.model), raster, Path(args.out),
+                        Path(args.probability) if args.probability else None, opts,
+                        progress=progress, log=lambda m: print(m, flush=True))
+    finally:
+        if raster.name.startswith(f".{Path(args.out).stem}.mosaic"):
+            raster.unlink(missing_ok=True)
     print(result.summary())
     print(f"polygons: {result.vector} (layer landslides)")
     if result.probability:
         print(f"probability: {result.probability}")
-    if args.json:
+    if args.json and world.main:
         Path(args.json).write_text(json.dumps(result.as_dict(), indent=2, default=str) + "\n")
     return 0
 
@@ -345,20 +352,18 @@ COMMANDS = {"devices": _cmd_devices, "train": _cmd_train, "evaluate": _cmd_evalu
 def _join_ranks(device: str):
     """Under torchrun: join the process group (gloo on CPU, nccl on CUDA); only rank 0 prints."""
     from . import distributed
-    from .devices import resolve_device
 
-    world = distributed.start(resolve_device(device).key if distributed.launched() else "cpu")
+    world = distributed.join(device)
     if not world.main:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the rest of this process
     return world
 
 
 def _single_process_only(command: str) -> None:
-    """Under torchrun (or any launcher that sets WORLD_SIZE > 1) each rank would detect or
-    evaluate the same data on its own and write the same files: refuse instead (training shares
-    the work between the ranks)."""
+    """Under torchrun (or any launcher that sets WORLD_SIZE > 1) each rank would evaluate the
+    same data on its own: refuse instead (training and detection share the work)."""
     world = os.environ.get("WORLD_SIZE", "1")
-    if command in ("detect", "evaluate") and world.isdigit() and int(world) > 1:
+    if command == "evaluate" and world.isdigit() and int(world) > 1:
         raise ValueError(f"{command} runs in one process; this one is rank "
                          f"{os.environ.get('RANK', '?')} of {world} (torchrun?). Several ranks "
                          "would each do the whole job and write the same files: start it once, "

@@ -106,7 +106,9 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
     p = sub.add_parser("detect", help="landslide polygons (GeoPackage) and a probability map "
                        "(GeoTIFF) over a raster")
     p.add_argument("--model", required=True, help="model file (.pt)")
-    p.add_argument("--raster", required=True, help="imagery (anything GDAL opens)")
+    p.add_argument("--raster", required=True, nargs="+", help="imagery (anything GDAL opens: "
+                   "a file, a VRT or tile index); several files or a folder of them are "
+                   "mosaicked into one grid (same CRS and bands)")
     p.add_argument("--out", required=True, help="GeoPackage to write (layer 'landslides')")
     p.add_argument("--probability", help="also write the probability map to this GeoTIFF")
     p.add_argument("--extent", help="xmin,ymin,xmax,ymax of the area (default: whole raster)")

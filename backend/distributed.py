@@ -67,6 +67,15 @@ def start(device: str) -> World:
                  int(os.environ.get("LOCAL_RANK", dist.get_rank())), backend)
 
 
+def join(device: str) -> World:
+    """:func:`start` for a job's device choice (``auto`` resolved first)."""
+    if not launched():
+        return World()
+    from .devices import resolve_device
+
+    return start(resolve_device(device).key)
+
+
 def current() -> World:
     """The world this process trains in (set up by :func:`start`); World() when alone."""
     if not dist.is_initialized():
@@ -192,6 +201,15 @@ def mean_over_ranks(values: dict[str, float], world: World) -> dict[str, float]:
     t = torch.tensor([values[k] for k in keys], dtype=torch.float64)
     dist.all_reduce(t)
     return {k: float(v) / world.size for k, v in zip(keys, t.tolist())}
+
+
+def sum_over_ranks(values, world: World):
+    """A numpy vector summed over the ranks (counts of a sharded job)."""
+    if not world.active:
+        return values
+    t = torch.as_tensor(values, dtype=torch.float64)
+    dist.all_reduce(t)
+    return t.numpy()
 
 
 def barrier(world: World) -> None:

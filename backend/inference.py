@@ -103,8 +103,12 @@ def stream_predict(model: SegmentationModel, read_tile: Callable, h: int, w: int
                    device: torch.device | str = "cpu", policy: ComputePolicy | None = None,
                    progress: Callable | None = None,
                    should_stop: Callable[[], bool] | None = None,
-                   tta: bool = False) -> StreamReport:
+                   tta: bool = False, tile_rows: tuple[int, int] | None = None) -> StreamReport:
     """Blended probability of an (h, w) area, strip by strip.
+
+    tile_rows (i0, i1): only the rows of tile rows i0..i1-1 of the grid (a shard of a
+        distributed detection); the tile rows above that reach into them are run too, so the
+        rows written equal those of the whole run.
 
     read_tile(r, c, tile) -> (x, valid): preprocessed (C, tile, tile) float32 network input and a
         (tile, tile) bool mask (False outside the area, in nodata, and beyond its edges).
@@ -122,7 +126,9 @@ def stream_predict(model: SegmentationModel, read_tile: Callable, h: int, w: int
     wrow = axis_weight_sum(h, rows, ramp)
     wcol = axis_weight_sum(w, cols, ramp)
     weights = blend_weights(tile, overlap)
-    rep = StreamReport(tiles=len(rows) * len(cols), batch_size=batch_size)
+    i0, i1 = tile_rows or (0, len(rows))
+    first = min(j for j in range(i0 + 1) if rows[j] + tile > rows[i0])   # the halo above
+    rep = StreamReport(tiles=(i1 - first) * len(cols), batch_size=batch_size)
     acc = np.zeros((tile, w), dtype=np.float32)
     vbuf = np.zeros((tile, w), dtype=bool)
 
@@ -161,7 +167,8 @@ def stream_predict(model: SegmentationModel, read_tile: Callable, h: int, w: int
         inputs.clear()
 
     done = 0
-    for i, r in enumerate(rows):
+    for i in range(first, i1):
+        r = rows[i]
         pending: list[int] = []
         inputs: list[np.ndarray] = []
         for c in cols:
@@ -184,7 +191,8 @@ def stream_predict(model: SegmentationModel, read_tile: Callable, h: int, w: int
         prob = acc[:n] / (wrow[r:end, None] * wcol[None, :])
         valid = vbuf[:n].copy()
         prob[~valid] = 0.0
-        write_rows(r, prob, valid)
+        if i >= i0:
+            write_rows(r, prob, valid)
         acc[:tile - n] = acc[n:].copy()
         acc[tile - n:] = 0.0
         vbuf[:tile - n] = vbuf[n:].copy()

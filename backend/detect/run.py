@@ -17,13 +17,15 @@ from pathlib import Path
 import numpy as np
 from osgeo import gdal
 
+from .. import distributed
 from ..checkpoint import LoadedModel, file_checksum, load_model
 from ..compute import LARGE_PLAN_TILES, choose, set_threads
 from ..errors import reading
 from ..geodata import burn
 from ..grid import parse_crs, read_pixels
-from ..inference import Cancelled, stream_predict
+from ..inference import Cancelled, StreamReport, stream_predict
 from ..leftovers import DestinationLock, lock_folder, remove_stale
+from . import shards
 from .plan import (
     DetectionError,
     DetectOptions,
@@ -146,20 +148,22 @@ def detect(model: Path | LoadedModel, raster: Path, out_vector: Path,
         say(plan.describe())
         say(f"compute: {dev.label}, {policy.describe()}")
         folders = {out_vector.parent} | ({probability.parent} if probability else set())
+        world = distributed.current()
         with contextlib.ExitStack() as held:
-            for dest in (out_vector, probability):
+            for dest in (out_vector, probability) if world.main else ():
                 if dest is not None:
                     held.enter_context(DestinationLock(dest))
-            for folder in folders:
+            for folder in folders if world.main else ():
                 remove_stale(folder, TEMP_PREFIX + "*")
                 remove_stale(folder, ".*.gpkg.lock")
                 remove_stale(folder, ".*.tif.lock")
-            tmp = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=out_vector.parent))
+            tmp = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX,
+                                        dir=out_vector.parent if world.main else None))
             owner = lock_folder(tmp)
             try:
                 result = _run(loaded, grid, plan, aoi, mapping, opts, dev, policy, tmp,
                               out_vector, probability, checksum, opts.source_name or name,
-                              progress, should_stop, say)
+                              progress, should_stop, say, world)
             finally:
                 os.close(owner)
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -181,16 +185,18 @@ def _gtiff(path: Path, like: gdal.Dataset, dtype: int, nodata: float | None,
 
 
 def _run(loaded, grid, plan, aoi, mapping, opts, dev, policy, tmp: Path, out_vector: Path,
-         probability: Path | None, checksum: str, source: str, progress, should_stop, say
-         ) -> DetectResult:
+         probability: Path | None, checksum: str, source: str, progress, should_stop, say,
+         world: distributed.World) -> DetectResult:
     contract = loaded.contract
     pre = contract.preprocess
     n = len(contract.bands)
     tile = plan.tile
     w, h = plan.width, plan.height
-    prob_ds = _gtiff(tmp / "probability.tif", grid.dataset, gdal.GDT_Float32, PROB_NODATA,
-                     predictor=3)
-    mask_ds = _gtiff(tmp / "mask.tif", grid.dataset, gdal.GDT_Byte, None)
+    prob_ds = mask_ds = None
+    if world.main:
+        prob_ds = _gtiff(tmp / "probability.tif", grid.dataset, gdal.GDT_Float32, PROB_NODATA,
+                         predictor=3)
+        mask_ds = _gtiff(tmp / "mask.tif", grid.dataset, gdal.GDT_Byte, None)
     aoi_ds = None
     if aoi is not None:
         aoi_ds = _gtiff(tmp / "aoi.tif", grid.dataset, gdal.GDT_Byte, None)
@@ -213,16 +219,35 @@ def _run(loaded, grid, plan, aoi, mapping, opts, dev, policy, tmp: Path, out_vec
             raw = raw * mapping[0][:, None, None] + mapping[1][:, None, None]
         return pre.apply(raw, valid), valid
 
-    pband, mband = prob_ds.GetRasterBand(1), mask_ds.GetRasterBand(1)
+    if world.active:
+        key = {"raster": source, "model": checksum,
+               "threshold": float(opts.threshold), "tile": tile, "overlap": plan.overlap,
+               "size": [w, h], "tta": opts.tta, "aoi": aoi is not None}
+        tiles, ran, model_s = shards.predict(
+            world, loaded.model, read_tile, grid.dataset, aoi_ds, plan, key, out_vector,
+            float(opts.threshold), PROB_NODATA, batch_size=opts.batch_size, device=dev.key,
+            policy=policy, tta=opts.tta, progress=progress, should_stop=should_stop, say=say,
+            prob_ds=prob_ds, mask_ds=mask_ds)
+        rep = StreamReport(tiles=tiles, batch_size=opts.batch_size, run=ran,
+                           model_seconds=model_s)
+        if not world.main:                  # rank 0 merges, polygonises and writes
+            if ran == 0:
+                raise DetectionError(f"{source} has no valid pixels in the area to search")
+            return DetectResult(vector=out_vector, probability=probability, count=0,
+                                total_area_m2=0.0, seconds=0.0, device=dev.label, tiles=tiles,
+                                tiles_run=ran, model_seconds=model_s,
+                                batch_size=opts.batch_size, dropped_small=0, plan=plan)
+    else:
+        pband, mband = prob_ds.GetRasterBand(1), mask_ds.GetRasterBand(1)
 
-    def write_rows(r0: int, prob: np.ndarray, valid: np.ndarray) -> None:
-        pband.WriteArray(np.where(valid, prob, PROB_NODATA).astype(np.float32), 0, r0)
-        mband.WriteArray(((prob >= opts.threshold) & valid).astype(np.uint8), 0, r0)
+        def write_rows(r0: int, prob: np.ndarray, valid: np.ndarray) -> None:
+            pband.WriteArray(np.where(valid, prob, PROB_NODATA).astype(np.float32), 0, r0)
+            mband.WriteArray(((prob >= opts.threshold) & valid).astype(np.uint8), 0, r0)
 
-    rep = stream_predict(loaded.model, read_tile, h, w, tile=tile, overlap=plan.overlap,
-                         write_rows=write_rows, batch_size=opts.batch_size, device=dev.key,
-                         policy=policy, progress=progress, should_stop=should_stop,
-                         tta=opts.tta)
+        rep = stream_predict(loaded.model, read_tile, h, w, tile=tile, overlap=plan.overlap,
+                             write_rows=write_rows, batch_size=opts.batch_size, device=dev.key,
+                             policy=policy, progress=progress, should_stop=should_stop,
+                             tta=opts.tta)
     for warning in rep.warnings:
         say(warning)
     if rep.run == 0:
@@ -254,6 +279,8 @@ def _run(loaded, grid, plan, aoi, mapping, opts, dev, policy, tmp: Path, out_vec
     else:
         del prob_ds
     os.replace(tmp_vec, out_vector)
+    if world.active:
+        shards.finished(out_vector)
     return DetectResult(vector=out_vector, probability=probability, count=len(feats),
                         total_area_m2=total, seconds=0.0, device=dev.label, tiles=rep.tiles,
                         tiles_run=rep.run, model_seconds=rep.model_seconds,
