@@ -186,7 +186,10 @@ def model_grid(ds: gdal.Dataset, name: str, ground_resolution: float | None,
         grid = gdal.Warp("", sel, format="VRT", dstSRS=wsrs.ExportToWkt(), xRes=res, yRes=res,
                          outputBounds=(x0, y0, x1, y1),
                          resampleAlg="average" if down else "bilinear",
-                         dstAlpha=not has_nodata, multithread=True)
+                         dstAlpha=not has_nodata, multithread=True,
+                         # the raster's own pixels, never its overviews: the same grid whether
+                         # or not a file has overviews (or how they were made), as in training
+                         overviewLevel="NONE")
     if grid.RasterXSize <= 0 or grid.RasterYSize <= 0:
         raise GridError(f"the area to search is smaller than one pixel of {name}")
     return ModelGrid(grid, len(bands), wsrs, srs, unit, native, not same_grid, warnings)
@@ -223,3 +226,45 @@ def read_pixels(ds: gdal.Dataset, bands: int | None = None, window: tuple | None
             valid &= finite
             arr = np.where(finite, arr, 0).astype(arr.dtype)
     return arr, valid
+
+
+RASTER_FILES = (".tif", ".tiff", ".vrt", ".img", ".jp2", ".png", ".jpg")
+
+
+def mosaic(inputs: list[str] | str, out: Path, world=None) -> Path:
+    """One raster for detection over several: a single file (or VRT, or GDAL tile index) as it
+    is; several files, or a folder of them, as one VRT mosaic (GDAL BuildVRT) beside ``out``
+    (one per rank). GridError when they cannot share a grid (CRS, band count)."""
+    items = [inputs] if isinstance(inputs, str | Path) else list(inputs)
+    paths: list[Path] = []
+    for item in map(Path, items):
+        if item.is_dir():
+            found = sorted(p for p in item.iterdir() if p.suffix.lower() in RASTER_FILES)
+            if not found:
+                raise GridError(f"no rasters ({', '.join(RASTER_FILES)}) in the folder {item}")
+            paths += found
+        else:
+            paths.append(item)
+    if len(paths) == 1:
+        return paths[0]
+    first, srs0 = None, None
+    for p in paths:
+        ds = open_raster(p)
+        srs = raster_crs(ds, p.name)
+        if first is None:
+            first, srs0 = (p, ds.RasterCount), srs
+        elif ds.RasterCount != first[1] or not srs.IsSame(srs0):
+            raise GridError(
+                f"{p.name} cannot join {first[0].name} in one mosaic: "
+                + (f"{ds.RasterCount} bands against {first[1]}" if ds.RasterCount != first[1]
+                   else "another CRS")
+                + "; detect them one by one, or reproject them to one CRS first (gdalwarp)")
+        del ds
+    rank = getattr(world, "rank", 0)
+    vrt = Path(out).parent / f".{Path(out).stem}.mosaic{rank}.vrt"
+    made = gdal.BuildVRT(str(vrt), [str(p) for p in paths])
+    if made is None:
+        raise GridError(f"GDAL could not build a mosaic of {len(paths)} rasters")
+    made.FlushCache()
+    del made
+    return vrt

@@ -149,3 +149,31 @@ def test_feet_crs_pixels_are_metres(tmp_path):
     assert g.pixel_size_m == pytest.approx(2.0)
     # 120 px of 2 ft = 73.15 m: about 37 px of 2 m (snapping may add one on each side)
     assert 36 <= g.width <= 39
+
+
+def test_overviews_do_not_change_the_grid(tmp_path):
+    """Down-sampling reads the raster's own pixels: a copy with (nearest-neighbour) overviews
+    gives the same model grid as one without, and both equal the 4 x 4 block means computed
+    here (GDAL's warper reads a tiled file's overview unless told not to)."""
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, (3, 256, 256), dtype=np.uint8)
+    paths = []
+    for name, overviews in (("plain.tif", False), ("pyramids.tif", True)):
+        ds = gdal.GetDriverByName("GTiff").Create(str(tmp_path / name), 256, 256, 3,
+                                                  gdal.GDT_Byte, ["TILED=YES"])
+        ds.SetGeoTransform((500000.0, 0.5, 0, 3400000.0, 0, -0.5))
+        srs = osr.SpatialReference()
+        srs.ImportFromEPSG(32648)
+        ds.SetProjection(srs.ExportToWkt())
+        for b in range(3):
+            ds.GetRasterBand(b + 1).WriteArray(pixels[b])
+        if overviews:
+            ds.BuildOverviews("NEAREST", [2, 4, 8])
+        ds.FlushCache()
+        del ds
+        paths.append(tmp_path / name)
+    grids = [open_model_grid(p, 2.0) for p in paths]
+    got = [read_pixels(g.dataset, 3)[0].astype(float) for g in grids]
+    expected = pixels.reshape(3, 64, 4, 64, 4).mean(axis=(2, 4))
+    assert np.abs(got[0] - expected).max() <= 0.5          # GDAL rounds the mean to a byte
+    assert np.array_equal(got[0], got[1])
