@@ -10,13 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-
-def _writable_file(path: str | None, flag: str) -> None:
-    """ValueError before any work when the output ``path`` (if given) cannot be written."""
-    if path:
-        from .detect import check_destination
-
-        check_destination(Path(path), f"{flag} file")
+from .cli_args import floats, ratios, writable_file
 
 
 def _cmd_devices(args: argparse.Namespace) -> int:
@@ -113,7 +107,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         cfg = cfg.with_(**_settings(args.set, cfg))
     data = DataSettings(tile_size=args.tile_size, ground_resolution=args.ground_resolution,
                         pos_neg_ratio=args.pos_neg_ratio, preprocessing=args.preprocessing,
-                        split_seed=args.split_seed, split_ratios=_ratios(args.split_ratios))
+                        split_seed=args.split_seed, split_ratios=ratios(args.split_ratios))
     folders = _source_is_folders(args)
     tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                        seed=args.seed, device=args.device, freeze_encoder=args.freeze_encoder,
@@ -146,19 +140,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0 if result.status == "completed" else 3
 
 
-def _ratios(text: str | None) -> tuple[float, float, float] | None:
-    if not text:
-        return None
-    try:
-        vals = tuple(float(v) for v in text.split(":"))
-    except ValueError:
-        vals = ()
-    if len(vals) != 3 or min(vals) < 0 or vals[0] <= 0 or vals[1] <= 0:
-        raise ValueError(f"--split-ratios {text}: expected TRAIN:VAL:TEST such as 8:2:0 "
-                         "(training and validation above 0)")
-    return vals
-
-
 def _settings(items: list[str], cfg) -> dict:
     """--set KEY=VALUE pairs as typed ModelConfig overrides (ValueError naming a bad one)."""
     from dataclasses import fields
@@ -185,7 +166,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .data import load_folder_scenes
     from .devices import resolve_device
 
-    _writable_file(args.json, "--json")
+    writable_file(args.json, "--json")
     device = resolve_device(args.device).key
     loaded = load_model(Path(args.model), device)
     scale = 1.0
@@ -250,7 +231,7 @@ def _cmd_export_model(args: argparse.Namespace) -> int:
         except ModuleNotFoundError as exc:
             raise ValueError("ONNX export needs the onnx package (pip install onnx); the plugin "
                              "itself never does") from exc
-        _writable_file(args.out, "--out")
+        writable_file(args.out, "--out")
         meta = export_onnx(loaded, Path(args.out), source=Path(args.model))
         size = Path(args.out).stat().st_size / 2**20
         print(f"{args.out}: {size:.1f} MiB ONNX, float32, input (N, {len(loaded.contract.bands)}"
@@ -279,27 +260,17 @@ def _cmd_export_model(args: argparse.Namespace) -> int:
     return 0
 
 
-def _floats(text: str, n: int, what: str) -> tuple[float, ...]:
-    try:
-        vals = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        vals = ()
-    if len(vals) != n:
-        raise ValueError(f"{what} takes {n} comma-separated numbers, got '{text}'")
-    return vals
-
-
 def _cmd_detect(args: argparse.Namespace) -> int:
     from .compute import LARGE_PLAN_TILES
     from .detect import DetectOptions, detect, plan_detection, seconds_per_tile
     from .grid import mosaic
 
-    _writable_file(args.json, "--json")
+    writable_file(args.json, "--json")
     world = _join_ranks(args.device)
     raster = mosaic(args.raster, Path(args.out), world)
     opts = DetectOptions(
         bands=[int(b) for b in args.bands.split(",")] if args.bands else None,
-        extent=_floats(args.extent, 4, "--extent") if args.extent else None,
+        extent=floats(args.extent, 4, "--extent") if args.extent else None,
         extent_crs=args.extent_crs, aoi=Path(args.aoi) if args.aoi else None,
         overlap=args.overlap, batch_size=args.batch_size, threshold=args.threshold,
         tta=args.tta, min_area=args.min_area, device=args.device, precision=args.precision,

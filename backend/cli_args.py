@@ -4,6 +4,7 @@ are in ``backend.cli``)."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def _precision_option(p: argparse.ArgumentParser) -> None:
@@ -163,3 +164,34 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
     p.add_argument("--test-metrics", help="JSON from `evaluate --json` to store as metrics.test")
     p.set_defaults(func=commands["export_model"])
     return parser
+
+
+def writable_file(path: str | None, flag: str) -> None:
+    """ValueError before any work when the output ``path`` (if given) cannot be written."""
+    if path:
+        from .detect import check_destination
+
+        check_destination(Path(path), f"{flag} file")
+
+
+def ratios(text: str | None) -> tuple[float, float, float] | None:
+    if not text:
+        return None
+    try:
+        vals = tuple(float(v) for v in text.split(":"))
+    except ValueError:
+        vals = ()
+    if len(vals) != 3 or min(vals) < 0 or vals[0] <= 0 or vals[1] <= 0:
+        raise ValueError(f"--split-ratios {text}: expected TRAIN:VAL:TEST such as 8:2:0 "
+                         "(training and validation above 0)")
+    return vals
+
+
+def floats(text: str, n: int, what: str) -> tuple[float, ...]:
+    try:
+        vals = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        vals = ()
+    if len(vals) != n:
+        raise ValueError(f"{what} takes {n} comma-separated numbers, got '{text}'")
+    return vals
