@@ -50,7 +50,9 @@ elif [ "$QGIS" = debian ] && [ "$(qgis_version)" != "3.22" ]; then
   echo "setup: installing Debian 12's own QGIS 3.22"
   as_root apt-get update -qq
   # every installed QGIS package back to bookworm's version (the backports' ones end in ~bpo12)
-  back=$(dpkg-query -W -f='${Package} ${Version}\n' | awk '$1 ~ /qgis/ && $2 ~ /bpo12/ {print $1}')
+  # (not the versioned libraries, libqgis-core3.40.6 ...: bookworm has its own 3.22.16 ones)
+  back=$(dpkg-query -W -f='${Package} ${Version}\n' |
+         awk '$1 ~ /qgis/ && $1 !~ /[0-9]+\.[0-9]+\.[0-9]+$/ && $2 ~ /bpo12/ {print $1}')
   as_root apt-get install -y -qq --no-install-recommends --allow-downgrades \
     $(for p in $QGIS_PKGS $back; do echo "$p/bookworm"; done | sort -u) >/dev/null
 fi
