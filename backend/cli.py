@@ -326,8 +326,25 @@ def _join_ranks(device: str):
 
     world = distributed.join(device)
     if not world.main:
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the rest of this process
+        sys.stdout = _RankProgress(world.rank)
     return world
+
+
+class _RankProgress:
+    """stdout of ranks other than 0: their progress lines go to stderr with the rank in front,
+    everything else (what rank 0 also says) is dropped."""
+
+    def __init__(self, rank: int) -> None:
+        self.rank = rank
+
+    def write(self, text: str) -> int:
+        for line in text.splitlines():
+            if line.startswith(("tiles ", "rows of tile rows")):
+                sys.stderr.write(f"[rank {self.rank}] {line}\n")
+        return len(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 def _single_process_only(command: str) -> None:

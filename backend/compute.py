@@ -164,13 +164,17 @@ def set_threads(threads: int | None = None) -> int:
     physical cores (hyper-threads slow convolutions down). Set MRIFE_THREADS when several jobs
     share the machine: two jobs of 2 threads on 2 cores run several times slower than two of 1
     (the threads spin waiting for each other). GDAL's warp threads are left to GDAL, which reads
-    between batches, not during them. Returns the number set."""
+    between batches, not during them. Under torchrun the cores are shared by the machine's ranks
+    (LOCAL_WORLD_SIZE). Returns the number set."""
     import os
 
     import torch
 
     env = os.environ.get("MRIFE_THREADS", "")
-    n = threads or (int(env) if env.isdigit() and int(env) > 0 else 0) or physical_cores()
+    local = os.environ.get("LOCAL_WORLD_SIZE", "1")        # torchrun's ranks on this machine
+    share = max(physical_cores() // int(local), 1) if local.isdigit() and int(local) > 1 \
+        else physical_cores()
+    n = threads or (int(env) if env.isdigit() and int(env) > 0 else 0) or share
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n

@@ -152,3 +152,15 @@ def test_cli_trains_under_torchrun_and_refuses_what_cannot_be_shared(four_scenes
     # its own launcher), but no traceback comes from the plugin's code
     assert r.stderr.count("error: a batch of 3 tiles cannot be cut into 2 equal shards") == 2
     assert f'File "{ROOT / "backend"}' not in r.stderr
+
+
+def test_ranks_of_one_machine_share_its_cores(monkeypatch):
+    """Under torchrun each of the machine's ranks takes its share of the physical cores (two
+    ranks of 2 threads on 2 cores run several times slower than two of 1)."""
+    from backend.compute import physical_cores, set_threads
+
+    monkeypatch.delenv("MRIFE_THREADS", raising=False)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    assert set_threads() == max(physical_cores() // 2, 1) == torch.get_num_threads()
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "1")
+    assert set_threads() == physical_cores()

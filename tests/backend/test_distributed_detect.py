@@ -31,7 +31,7 @@ def _detect(out: Path, rasters: list[Path], ranks: int = 1, wait: bool = True, e
          f"--nproc-per-node={ranks}", *args]
     if not wait:
         return subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
     r = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=400)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     return r
@@ -104,8 +104,29 @@ def _workers(launcher: subprocess.Popen, n: int, seconds: float = 60) -> dict[in
 def test_killed_rank_fails_cleanly_and_the_rerun_reuses_the_finished_band(tmp_path):
     out = tmp_path / "a.gpkg"
     job = _detect(out, [SAMPLE], ranks=2, wait=False, extra=["--batch-size", "1"])
-    pids = _workers(job, 2)
+    try:
+        _kill_rank_one_after_rank_zero(job, tmp_path / ".a.shards")
+    finally:                             # never leave the job (launcher and ranks) behind
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGKILL)
+    stdout, stderr = job.communicate(timeout=300)
+    assert job.returncode != 0
+    assert not out.exists() and not out.with_suffix(".tif").exists()   # nothing half-merged
+    assert not list(tmp_path.glob("*.lock")) and not list(tmp_path.glob(".*.lock"))
     shards = tmp_path / ".a.shards"
+    assert len(list(shards.glob("done-*"))) == 1     # the finished band is kept
+    r = _detect(out, [SAMPLE], ranks=2)
+    assert "done by an earlier run, reused" in r.stdout
+    (tmp_path / "one").mkdir()
+    _detect(tmp_path / "one" / "a.gpkg", [SAMPLE])
+    _same_result(tmp_path / "one" / "a.gpkg", out)
+    assert not shards.exists()
+
+
+def _kill_rank_one_after_rank_zero(job: subprocess.Popen, shards: Path) -> None:
+    """Pause rank 1 once it has started its band, wait for rank 0 to finish its own, then
+    kill rank 1 (SIGKILL: no chance to clean up)."""
+    pids = _workers(job, 2)
     end = time.monotonic() + 300
     while not [p for p in shards.glob("prob-*.tif") if not p.name.startswith("prob-000000")] \
             and time.monotonic() < end:
@@ -115,14 +136,3 @@ def test_killed_rank_fails_cleanly_and_the_rerun_reuses_the_finished_band(tmp_pa
         time.sleep(0.1)                              # ...until rank 0 has finished its band
     assert list(shards.glob("done-000000-*")), "rank 0 did not finish its band"
     os.kill(pids[1], signal.SIGKILL)                 # then killed
-    stdout, stderr = job.communicate(timeout=300)
-    assert job.returncode != 0
-    assert not out.exists() and not out.with_suffix(".tif").exists()   # nothing half-merged
-    assert not list(tmp_path.glob("*.lock")) and not list(tmp_path.glob(".*.lock"))
-    assert len(list(shards.glob("done-*"))) == 1     # the finished band is kept
-    r = _detect(out, [SAMPLE], ranks=2)
-    assert "done by an earlier run, reused" in r.stdout
-    (tmp_path / "one").mkdir()
-    _detect(tmp_path / "one" / "a.gpkg", [SAMPLE])
-    _same_result(tmp_path / "one" / "a.gpkg", out)
-    assert not shards.exists()
