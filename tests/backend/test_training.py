@@ -334,13 +334,25 @@ def test_data_settings_refuse_bad_values(kw, message):
 
 
 def test_several_ranks_are_refused_not_run_twice(tmp_path):
-    """Detection under torchrun --nproc-per-node 2 would start two independent copies writing
-    the same files: each rank is refused with one line instead (training shares the work:
-    tests/backend/test_distributed.py)."""
+    """Evaluation under torchrun --nproc-per-node 2 would start two independent copies: each
+    rank is refused with one line instead (training and detection share the work between
+    ranks: tests/backend/test_distributed*.py)."""
 
     env = dict(os.environ, WORLD_SIZE="2", RANK="1", PYTHONDONTWRITEBYTECODE="1")
+    r = subprocess.run([sys.executable, "-m", "backend", "evaluate", "--model", "m.pt",
+                        "--images", ".", "--masks", ".", "--json", str(tmp_path / "x.json")],
+                       cwd=Path(__file__).parents[2], env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 1 and "rank 1 of 2" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_a_rank_without_its_launcher_says_so_in_one_line(tmp_path):
+    """WORLD_SIZE set but no torchrun rendezvous (MASTER_ADDR): one line, non-zero, no file."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MASTER_ADDR", "MASTER_PORT")}
+    env.update(WORLD_SIZE="2", RANK="1", PYTHONDONTWRITEBYTECODE="1")
     r = subprocess.run([sys.executable, "-m", "backend", "detect", "--model", "m.pt", "--raster",
                         "r.tif", "--out", str(tmp_path / "x.gpkg")], cwd=Path(__file__).parents[2],
                        env=env, capture_output=True, text=True, timeout=120)
-    assert r.returncode == 1 and "rank 1 of 2" in r.stderr and "Traceback" not in r.stderr
-    assert not (tmp_path / "x.gpkg").exists()
+    assert r.returncode == 1 and "MASTER_ADDR" in r.stderr and "Traceback" not in r.stderr
+    assert r.stderr.count("\n") == 1 and not (tmp_path / "x.gpkg").exists()
