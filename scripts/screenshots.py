@@ -9,6 +9,7 @@ is written to docs/screenshots/failed.txt.
 """
 
 import os
+import time
 import traceback
 from pathlib import Path
 
@@ -37,7 +38,15 @@ def shot(tab: str) -> None:
     for area in dock.tabs.currentWidget().findChildren(QScrollArea):
         area.verticalScrollBar().setValue(0)          # the top of the tab, as it opens
     QgsApplication.processEvents()
-    iface.mapCanvas().refreshAllLayers()
+    canvas = iface.mapCanvas()
+    canvas.refreshAllLayers()
+    end = time.monotonic() + 20                 # the map renders in the background: wait for it
+    while time.monotonic() < end:
+        QgsApplication.processEvents()
+        if not canvas.isDrawing():
+            break
+        time.sleep(0.05)
+    QgsApplication.processEvents()
     OUT.mkdir(parents=True, exist_ok=True)
     iface.mainWindow().grab().save(str(OUT / f"{tab}{SUFFIX}.png"))
 
