@@ -41,6 +41,11 @@ class ModelConfig:
             Choice: (128, 64). Strides 2 then 4 recover the full x8.
         decoder_dropout: dropout after each transposed convolution. Choice: 0.1.
         low_level_channels: DeepLabv3+ skip projection width (48, as in DeepLabv3+).
+        mrife_decoder: MRIFE's segmentation decoder. "transposed" (default): the paper's two
+            transposed convolutions from stride-8 features (Sec. III-D). "skip": DeepLabv3+'s
+            decoder with the stride-4 low-level skip of the segmentation encoder, the one
+            difference of MRIFE's branch from the baseline found to matter most (issue 16,
+            docs/results.md); an option until measured better.
 
     MRIFE (Sec. III-C, eq. 1-8):
         block_size: 8 (one feature point per block) or 16 (a 2x2 group), Table V.
@@ -105,6 +110,7 @@ class ModelConfig:
     decoder_channels: tuple[int, int] = (128, 64)
     decoder_dropout: float = 0.1
     low_level_channels: int = 48
+    mrife_decoder: str = "transposed"
     # MRIFE
     block_size: int = 8
     background_fraction: float = 0.1
@@ -157,6 +163,7 @@ class ModelConfig:
             (self.teacher_bn in ("ema", "copy"), "teacher_bn must be ema or copy"),
             (0.0 <= self.ema_horizon <= 1.0, "ema_horizon must be in [0, 1]"),
             (self.dice_weight >= 0.0, "dice_weight must be >= 0"),
+            (self.mrife_decoder in ("transposed", "skip"), "mrife_decoder: transposed or skip"),
             (0 <= self.background_fraction < self.interior_fraction <= 1,
              "need 0 <= background_fraction < interior_fraction <= 1"),
         ]
@@ -198,6 +205,9 @@ PRESETS: dict[str, dict] = {
     "B+M": {"arch": "mrife", "mfm": True, "sfce": False},           # Table IV
     "B+M+C": {"arch": "mrife", "mfm": True, "sfce": True},          # Table III/IV: MRIFE
     "seg-branch-only": {"arch": "mrife", "mfm": False, "sfce": False},  # control (not a row)
+    # not in the paper: the controls with DeepLabv3+'s stride-4 skip in MRIFE's decoder
+    "seg-branch-skip": {"arch": "mrife", "mfm": False, "sfce": False, "mrife_decoder": "skip"},
+    "mrife-skip": {"arch": "mrife", "mfm": True, "sfce": True, "mrife_decoder": "skip"},
     "block16": {"arch": "mrife", "block_size": 16},                 # Table V
     "interior+background": {"arch": "mrife", "mask_strategy": "interior_background"},  # VI
     "all-blocks": {"arch": "mrife", "mask_strategy": "all"},        # Table VI
@@ -215,7 +225,8 @@ ALIASES: dict[str, str] = {
 PRESET_NAMES = tuple(sorted(set(PRESETS) | set(ALIASES)))
 # settings that only MRIFE's teacher-student branch reads
 MRIFE_ONLY = frozenset({"teacher_bn", "ema_horizon", "ema_warmup", "ema_momentum",
-                        "train_fusion_source", "alpha", "beta", "mfm", "sfce"})
+                        "train_fusion_source", "alpha", "beta", "mfm", "sfce",
+                        "mrife_decoder"})
 
 
 def applicable(arch: str, changes: dict) -> dict:

@@ -31,7 +31,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from .base import SegmentationModel, segmentation_loss
-from .decoders import TransposedDecoder
+from .decoders import DeepLabV3PlusDecoder, TransposedDecoder
 from .encoder import FeatureExtractor
 from .losses import edge_contrast_loss, gather_points, reconstruction_loss
 from .mask import MaskResult, make_masks
@@ -72,8 +72,16 @@ class MRIFE(SegmentationModel):
         if self.enhance and cfg.fusion == "concat":
             self.fuse_conv = nn.Sequential(nn.Conv2d(2 * channels, channels, 1, bias=False),
                                            nn.BatchNorm2d(channels), nn.ReLU(inplace=True))
-        self.decoder = TransposedDecoder(channels, cfg.num_classes, cfg.decoder_channels,
-                                         cfg.decoder_dropout)
+        self.skip = cfg.mrife_decoder == "skip"
+        if self.skip:
+            self.decoder = DeepLabV3PlusDecoder(channels, self.encoder.low_level_channels,
+                                                cfg.num_classes, cfg.low_level_channels)
+        else:
+            self.decoder = TransposedDecoder(channels, cfg.num_classes, cfg.decoder_channels,
+                                             cfg.decoder_dropout)
+
+    def decode(self, f: torch.Tensor, low: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(f, low, x.shape[-2:]) if self.skip else self.decoder(f)
 
     def train(self, mode: bool = True) -> MRIFE:
         super().train(mode)
@@ -91,10 +99,10 @@ class MRIFE(SegmentationModel):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check(x, multiple=8)
-        f_seg, _ = self.encoder(x)
+        f_seg, low = self.encoder(x)
         if self.enhance:
             f_seg = self.fuse(f_seg, self._reference()(x)[0])
-        return self.decoder(f_seg)
+        return self.decode(f_seg, low, x)
 
     def compute_losses(self, x: torch.Tensor, target: torch.Tensor,
                        generator: torch.Generator | None = None, **kwargs) -> dict:
@@ -107,7 +115,7 @@ class MRIFE(SegmentationModel):
                            background_fraction=cfg.background_fraction,
                            interior_fraction=cfg.interior_fraction, mask_value=cfg.mask_value,
                            generator=generator)
-        f_seg, _ = self.encoder(x)
+        f_seg, low = self.encoder(x)
         f_mask, _ = self.student(masks.masked)
         with torch.no_grad():
             if self.teacher is not None:
@@ -118,7 +126,7 @@ class MRIFE(SegmentationModel):
         f_ad = {"student_masked": lambda: f_mask,
                 "student_original": lambda: self.student(x)[0],
                 "teacher_original": lambda: f_img}[source]()
-        logits = self.decoder(self.fuse(f_seg, f_ad))
+        logits = self.decode(self.fuse(f_seg, f_ad), low, x)
         ce = segmentation_loss(logits, target, cfg.dice_weight)
 
         reconst, cons = self.enhancement_losses(f_mask, f_img, masks, generator)

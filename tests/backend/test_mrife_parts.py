@@ -339,3 +339,26 @@ def test_ema_lambda_from_the_planned_steps(planned, horizon, warmup, t, expected
     model.plan_steps(planned)
     model.ema_updates.fill_(t)
     assert model.ema_lambda() == pytest.approx(expected)
+
+
+def test_skip_decoder_takes_the_stride_4_features_of_the_segmentation_encoder():
+    """mrife_decoder="skip": DeepLabv3+'s decoder fed with the segmentation encoder's own
+    low-level (stride-4) features, in inference and in the training loss alike."""
+    from backend.models import build_model
+    from backend.config import ModelConfig
+    from backend.models.decoders import DeepLabV3PlusDecoder
+
+    model = build_model(ModelConfig(arch="mrife", backbone="resnet18", mrife_decoder="skip"))
+    assert isinstance(model.decoder, DeepLabV3PlusDecoder)
+    seen = {}
+    model.encoder.register_forward_hook(lambda _m, _i, out: seen.__setitem__("low", out[1]))
+    model.decoder.register_forward_hook(lambda _m, inp, _o: seen.__setitem__("got", inp[1]))
+    x = torch.rand(2, 3, 64, 64)
+    model.eval()
+    assert model(x).shape == (2, 2, 64, 64)
+    assert seen["got"] is seen["low"] and seen["low"].shape[-1] == 16
+    seen.clear()
+    model.train()
+    y = (torch.rand(2, 64, 64) > 0.7).long()
+    losses = model.compute_losses(x, y, torch.Generator().manual_seed(0))
+    assert seen["got"] is seen["low"] and torch.isfinite(losses["loss"])
