@@ -344,8 +344,8 @@ def test_ema_lambda_from_the_planned_steps(planned, horizon, warmup, t, expected
 def test_skip_decoder_takes_the_stride_4_features_of_the_segmentation_encoder():
     """mrife_decoder="skip": DeepLabv3+'s decoder fed with the segmentation encoder's own
     low-level (stride-4) features, in inference and in the training loss alike."""
-    from backend.models import build_model
     from backend.config import ModelConfig
+    from backend.models import build_model
     from backend.models.decoders import DeepLabV3PlusDecoder
 
     model = build_model(ModelConfig(arch="mrife", backbone="resnet18", mrife_decoder="skip"))
