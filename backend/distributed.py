@@ -60,11 +60,9 @@ def start(device: str) -> World:
     WORLD_SIZE), with gloo for a CPU device and nccl for CUDA; one process: World()."""
     if not launched():
         return World()
-    backend = "nccl" if device.startswith("cuda") else "gloo"
     if not dist.is_initialized():
-        dist.init_process_group(backend=backend)
-    return World(dist.get_rank(), dist.get_world_size(),
-                 int(os.environ.get("LOCAL_RANK", dist.get_rank())), backend)
+        dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
+    return current()
 
 
 def join(device: str) -> World:

@@ -35,33 +35,27 @@ CERTAINTY = ("certain", "probable", "possible")
 MIN_LANDSLIDES = 3
 
 
+def _field(name: str, kind: str, length: int = 0) -> QgsField:
+    """A ``kind`` ("String" or "Date") field, made the way this QGIS wants: QMetaType from QGIS
+    3.38 on (QVariant's types are deprecated there and gone in Qt6), QVariant before."""
+    if Qgis.QGIS_VERSION_INT >= 33800:
+        from qgis.PyQt.QtCore import QMetaType
+
+        return QgsField(name, getattr(QMetaType.Type, "Q" + kind), len=length)
+    from qgis.PyQt.QtCore import QVariant
+
+    return QgsField(name, getattr(QVariant, kind), len=length)
+
+
 def text_field(name: str, length: int) -> QgsField:
-    """A text field, made the way this QGIS wants: QMetaType from QGIS 3.38 on (QVariant's
-    types are deprecated there and gone in Qt6), QVariant before."""
-    if Qgis.QGIS_VERSION_INT >= 33800:
-        from qgis.PyQt.QtCore import QMetaType
-
-        return QgsField(name, QMetaType.Type.QString, len=length)
-    from qgis.PyQt.QtCore import QVariant
-
-    return QgsField(name, QVariant.String, len=length)
-
-
-def date_field(name: str) -> QgsField:
-    if Qgis.QGIS_VERSION_INT >= 33800:
-        from qgis.PyQt.QtCore import QMetaType
-
-        return QgsField(name, QMetaType.Type.QDate)
-    from qgis.PyQt.QtCore import QVariant
-
-    return QgsField(name, QVariant.Date)
+    return _field(name, "String", length)
 
 
 def label_fields() -> QgsFields:
     fields = QgsFields()
     for name, length in (("class", 20), ("certainty", 10), ("note", 255), ("author", 80)):
         fields.append(text_field(name, length))
-    fields.append(date_field("date"))
+    fields.append(_field("date", "Date"))
     return fields
 
 

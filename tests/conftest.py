@@ -99,3 +99,15 @@ def train_scene_model(sichuan: Path, out: Path, epochs: int = 12) -> Path:
 @pytest.fixture(scope="session")
 def scene_model(sichuan_dir, tmp_path_factory) -> Path:
     return train_scene_model(sichuan_dir, tmp_path_factory.mktemp("scene_model") / "scene.pt")
+
+
+def link_scenes(sichuan: Path, root: Path, numbers) -> Path:
+    """``root``/images and ``root``/masks holding links to the Sichuan scenes ``numbers``."""
+    (root / "images").mkdir()
+    (root / "masks").mkdir()
+    for i in numbers:
+        (root / "images" / f"Landslide{i:03d}.png").symlink_to(
+            sichuan / "images" / f"Landslide{i:03d}.png")
+        (root / "masks" / f"LandslideLabel{i:03d}.png").symlink_to(
+            sichuan / "masks" / f"LandslideLabel{i:03d}.png")
+    return root

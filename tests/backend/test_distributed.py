@@ -18,6 +18,7 @@ from backend.events import Step
 from backend.jobs import FolderData, train_on_folder
 from backend.models import ModelConfig
 from backend.train import resume_path_for
+from tests.conftest import link_scenes
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -42,16 +43,8 @@ def one_thread(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def four_scenes(tmp_path_factory, sichuan_dir) -> Path:
-    root = tmp_path_factory.mktemp("sichuan4")
-    (root / "images").mkdir()
-    (root / "masks").mkdir()
-    for i in (1, 2, 3, 4, 5, 6):
-        (root / "images" / f"Landslide{i:03d}.png").symlink_to(
-            sichuan_dir / "images" / f"Landslide{i:03d}.png")
-        (root / "masks" / f"LandslideLabel{i:03d}.png").symlink_to(
-            sichuan_dir / "masks" / f"LandslideLabel{i:03d}.png")
-    return root
+def six_scenes(tmp_path_factory, sichuan_dir) -> Path:
+    return link_scenes(sichuan_dir, tmp_path_factory.mktemp("sichuan6"), range(1, 7))
 
 
 def _torchrun(args: list[str], cwd: Path, nproc: int = 2, timeout: int = 400
@@ -84,10 +77,10 @@ def _assert_same_weights(a: Path, b: Path) -> None:
 
 
 @pytest.mark.parametrize("arch", ["deeplabv3plus", "mrife"])
-def test_two_ranks_equal_one_process_on_the_same_global_batch(arch, four_scenes, tmp_path):
+def test_two_ranks_equal_one_process_on_the_same_global_batch(arch, six_scenes, tmp_path):
     out2 = tmp_path / "two.pt"
-    r = _torchrun([str(ROOT / "tests" / "ddp_worker.py"), str(four_scenes / "images"),
-                   str(four_scenes / "masks"), str(out2), arch, "1"], cwd=tmp_path)
+    r = _torchrun([str(ROOT / "tests" / "ddp_worker.py"), str(six_scenes / "images"),
+                   str(six_scenes / "masks"), str(out2), arch, "1"], cwd=tmp_path)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     two = json.loads(out2.with_suffix(".json").read_text())
     assert two["ranks"] == 2 and two["status"] == "completed" and len(two["losses"]) == 3
@@ -95,7 +88,7 @@ def test_two_ranks_equal_one_process_on_the_same_global_batch(arch, four_scenes,
     assert cfg["ranks"] == 2 and cfg["shards"] == 2          # recorded in the model file
 
     out1 = tmp_path / "one.pt"
-    result, losses = _one_process(four_scenes, out1, arch, 1, shards=2)
+    result, losses = _one_process(six_scenes, out1, arch, 1, shards=2)
     assert result.status == "completed" and len(losses) == 3
     assert read_payload(out1)["train_config"]["ranks"] == 1
     for a, b in zip(losses, two["losses"], strict=True):
@@ -108,35 +101,35 @@ def test_two_ranks_equal_one_process_on_the_same_global_batch(arch, four_scenes,
     # a different cut of the batch (one shard) is a different computation: the tolerance above
     # is tight enough to tell
     out_s1 = tmp_path / "one-shard.pt"
-    _r, losses_s1 = _one_process(four_scenes, out_s1, arch, 1, shards=1)
+    _r, losses_s1 = _one_process(six_scenes, out_s1, arch, 1, shards=1)
     assert any(abs(a["loss"] - b["loss"]) > 100 * LOSS_TOL
                for a, b in zip(losses_s1, two["losses"]))
 
 
-def test_two_rank_run_resumes_in_one_process(four_scenes, tmp_path):
+def test_two_rank_run_resumes_in_one_process(six_scenes, tmp_path):
     """Two ranks stop after 4 of 6 steps (2 epochs of 3); one process continues from the
     resume file with the recorded 2 shards; the result equals an uninterrupted two-rank run."""
     full = tmp_path / "full.pt"
-    r = _torchrun([str(ROOT / "tests" / "ddp_worker.py"), str(four_scenes / "images"),
-                   str(four_scenes / "masks"), str(full), "mrife", "2"], cwd=tmp_path)
+    r = _torchrun([str(ROOT / "tests" / "ddp_worker.py"), str(six_scenes / "images"),
+                   str(six_scenes / "masks"), str(full), "mrife", "2"], cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     cut = tmp_path / "cut.pt"
-    r = _torchrun([str(ROOT / "tests" / "ddp_worker.py"), str(four_scenes / "images"),
-                   str(four_scenes / "masks"), str(cut), "mrife", "2", "4"], cwd=tmp_path)
+    r = _torchrun([str(ROOT / "tests" / "ddp_worker.py"), str(six_scenes / "images"),
+                   str(six_scenes / "masks"), str(cut), "mrife", "2", "4"], cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     assert json.loads(cut.with_suffix(".json").read_text())["status"] == "cancelled"
     state = read_payload(resume_path_for(cut), resume=True)
     assert state["resume"]["global_step"] == 4 and state["train_config"]["shards"] == 2
-    result, _ = _one_process(four_scenes, cut, "mrife", 2, shards=0, resume=True)
+    result, _ = _one_process(six_scenes, cut, "mrife", 2, shards=0, resume=True)
     assert result.status == "completed" and not resume_path_for(cut).exists()
     assert read_payload(cut)["train_config"]["shards"] == 2
     _assert_same_weights(full, cut)
 
 
-def test_cli_trains_under_torchrun_and_refuses_what_cannot_be_shared(four_scenes, tmp_path):
+def test_cli_trains_under_torchrun_and_refuses_what_cannot_be_shared(six_scenes, tmp_path):
     out = tmp_path / "cli.pt"
-    args = ["-m", "backend", "train", "--images", str(four_scenes / "images"), "--masks",
-            str(four_scenes / "masks"), "--arch", "deeplabv3plus", "--backbone", "resnet18",
+    args = ["-m", "backend", "train", "--images", str(six_scenes / "images"), "--masks",
+            str(six_scenes / "masks"), "--arch", "deeplabv3plus", "--backbone", "resnet18",
             "--tile-size", "64", "--ground-resolution", "4", "--source-resolution", "0.5",
             "--epochs", "1", "--max-steps-per-epoch", "2", "--device", "cpu", "--out", str(out)]
     r = _torchrun(args, cwd=ROOT)

@@ -27,6 +27,7 @@ from backend.events import Epoch, Plan, Step
 from backend.jobs import FolderData, evaluate_scenes, split_folder, train_on_folder
 from backend.models import ARCHITECTURES, ModelConfig, build_model
 from backend.train import TrainConfig, TrainingError, resume_path_for
+from tests.conftest import link_scenes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,14 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def small_sichuan(tmp_path_factory, sichuan_dir):
     """Six real scenes (1024 px at ~0.5 m), used at 4 m/px: 128 px scenes, 64 px tiles."""
-    root = tmp_path_factory.mktemp("sichuan6")
-    (root / "images").mkdir()
-    (root / "masks").mkdir()
-    for i in (1, 2, 3, 4, 5, 6):
-        (root / "images" / f"Landslide{i:03d}.png").symlink_to(
-            sichuan_dir / "images" / f"Landslide{i:03d}.png")
-        (root / "masks" / f"LandslideLabel{i:03d}.png").symlink_to(
-            sichuan_dir / "masks" / f"LandslideLabel{i:03d}.png")
+    root = link_scenes(sichuan_dir, tmp_path_factory.mktemp("sichuan6"), range(1, 7))
     return FolderData(root / "images", root / "masks",
                       DataSettings(tile_size=64, ground_resolution=4.0), 0.5)
 
