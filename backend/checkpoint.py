@@ -16,7 +16,6 @@ into plain values, so every file this product writes passes that check.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 import threading
@@ -31,6 +30,7 @@ import numpy as np
 import torch
 
 from . import __version__
+from .digest import sha256_hex
 from .leftovers import lock_fd, remove_stale
 from .models import ModelConfig, SegmentationModel, build_model
 from .preprocess import Preprocessing
@@ -300,11 +300,7 @@ def load_model(path: Path, map_location: str | torch.device = "cpu") -> LoadedMo
 
 def file_checksum(path: Path) -> str:
     """SHA-256 of the file's bytes (first 16 hex digits), recorded with detection results."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
+    return sha256_hex(path)[:16]
 
 
 def check_bands(contract: DataContract, available: int, source: str = "the raster") -> None:

@@ -103,13 +103,23 @@ def _step_seed(seed: int, step: int, shard: int = 0) -> int:
     return base if shard == 0 else (base * 7_919 + shard) % (2**63 - 1)
 
 
-def _with_shards(cfg: TrainConfig, out: Path, resume: bool,
+def _resume_state(out: Path) -> dict:
+    """The resume file of the run that writes ``out``, read once (it holds the shards per step
+    the run was made with and everything ``_Run.restore`` continues from)."""
+    rpath = resume_path_for(out)
+    if not rpath.exists():
+        raise TrainingError(f"nothing to resume: {rpath} does not exist (the run completed, or "
+                            "never started); run again without resume to start afresh")
+    return read_payload(rpath, resume=True)
+
+
+def _with_shards(cfg: TrainConfig, state: dict | None,
                  world: distributed.World) -> TrainConfig:
     """The config with its shards per step resolved (a resumed run keeps the ones it was made
     with, on however many ranks) and the rank count recorded."""
-    shards, rpath = cfg.shards, resume_path_for(out)
-    if resume and rpath.exists():
-        shards = read_payload(rpath, resume=True).get("train_config", {}).get("shards") or shards
+    shards = cfg.shards
+    if state is not None:
+        shards = state.get("train_config", {}).get("shards") or shards
     try:
         shards = distributed.resolve_shards(shards, cfg.batch_size, world)
     except distributed.DistributedError as exc:
@@ -136,11 +146,12 @@ def train(model_cfg: ModelConfig, train_ds: TileDataset, val_ds: TileDataset | N
     """Train and write the best model to ``out``; see the module docstring. Under torchrun
     (``distributed.start`` called first) every rank calls this; rank 0 reports and writes."""
     world = distributed.current()
-    cfg = _with_shards(cfg, Path(out), resume, world)
+    state = _resume_state(Path(out)) if resume else None
+    cfg = _with_shards(cfg, state, world)
     progress = progress if world.main else None
     run = _Run(model_cfg, train_ds, val_ds, cfg, Path(out), contract, training_data, world)
-    if resume:
-        run.restore()
+    if state is not None:
+        run.restore(state)
     if progress is not None:
         progress(run.plan())
     while run.epoch < cfg.epochs:
@@ -201,13 +212,8 @@ class _Run:
         self.sums: dict[str, float] = {}
         self.t0, self.steps_at_start = time.monotonic(), 0
 
-    def restore(self) -> None:
-        """Continue from the resume file exactly where it stopped."""
-        if not self.rpath.exists():
-            raise TrainingError(f"nothing to resume: {self.rpath} does not exist (the run "
-                                "completed, or never started); run again without resume to "
-                                "start afresh")
-        state = read_payload(self.rpath, self.device, resume=True)
+    def restore(self, state: dict) -> None:
+        """Continue exactly where the resume file ``state`` (``_resume_state``) stopped."""
         self.model.load_state_dict(state["state_dict"])
         r = state["resume"]
         self.opt.load_state_dict(r["optimizer"])

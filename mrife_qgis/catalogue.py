@@ -18,7 +18,6 @@ whose SHA-256 does not match is deleted and reported.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -35,6 +34,8 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QUrl
 from qgis.PyQt.QtNetwork import QNetworkRequest
+
+from backend.digest import sha256_hex
 
 from .paths import resources_dir
 
@@ -123,11 +124,7 @@ def cache_dir() -> Path:
 
 
 def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return sha256_hex(path)
 
 
 _VERIFIED: dict[tuple[str, int, float], str] = {}

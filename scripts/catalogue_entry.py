@@ -8,7 +8,6 @@ title, what it was trained on, licence and attribution from the arguments.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from backend.checkpoint import read_payload  # noqa: E402
+from backend.digest import sha256_hex  # noqa: E402
 
 CATALOGUE = ROOT / "resources" / "models" / "catalogue.json"
 SICHUAN = ("Sichuan aerial landslide scenes (Zeng Chao, Cao Zhenyu, Su Fenghuan et al., Science "
@@ -38,7 +38,7 @@ def entry(model: Path, name: str, title: str, trained_on: str, licence: str,
                     if k in test},
         "licence": licence, "attribution": attribution,
         "size": model.stat().st_size,
-        "sha256": hashlib.sha256(model.read_bytes()).hexdigest(),
+        "sha256": sha256_hex(model),
     }
 
 

@@ -7,7 +7,6 @@ import tempfile
 from pathlib import Path
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingOutputNumber,
@@ -15,18 +14,18 @@ from qgis.core import (
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
-    QgsProcessingParameterVectorLayer,
 )
 
 from .. import training
 from ..deps import check_deps
 from ..i18n import tr
 from ..settings import PluginSettings
+from . import params
 from .errors import processing_error
 
 
 class EvaluateAlgorithm(QgsProcessingAlgorithm):
-    INPUT, MODEL, LABELS, AREA, DEVICE, OUTPUT = ("INPUT", "MODEL", "LABELS", "MAPPED_AREA",
+    INPUT, MODEL, LABELS, AREA, DEVICE, OUTPUT = ("INPUT", "MODEL", params.LABELS, params.AREA,
                                                   "DEVICE", "OUTPUT")
 
     def name(self) -> str:
@@ -55,21 +54,7 @@ class EvaluateAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, tr("Imagery")))
         self.addParameter(QgsProcessingParameterFile(
             self.MODEL, tr("Model file (empty: the bundled model)"), extension="pt", optional=True))
-        self.addParameter(
-            QgsProcessingParameterVectorLayer(
-                self.LABELS,
-                tr("Label layer (landslide polygons)"),
-                [QgsProcessing.SourceType.TypeVectorPolygon],
-            )
-        )
-        self.addParameter(
-            QgsProcessingParameterVectorLayer(
-                self.AREA,
-                tr("Evaluate only inside (mapped area)"),
-                [QgsProcessing.SourceType.TypeVectorPolygon],
-                optional=True,
-            )
-        )
+        params.add_labels(self, tr("Evaluate only inside (mapped area)"))
         self.addParameter(
             QgsProcessingParameterString(
                 self.DEVICE,

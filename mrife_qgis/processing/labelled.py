@@ -10,17 +10,17 @@ from qgis.core import (
     QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingParameterMultipleLayers,
-    QgsProcessingParameterVectorLayer,
 )
 
 from .. import training
 from ..i18n import tr
+from . import params
 
 
 class LabelledAlgorithm(QgsProcessingAlgorithm):
     """Algorithms that read imagery and a label layer (the inputs the Train tab collects)."""
 
-    RASTERS, LABELS, AREA = "RASTERS", "LABELS", "MAPPED_AREA"
+    RASTERS, LABELS, AREA = "RASTERS", params.LABELS, params.AREA
 
     def group(self) -> str:
         return tr("Fine-tuning")
@@ -36,21 +36,7 @@ class LabelledAlgorithm(QgsProcessingAlgorithm):
                 QgsProcessing.SourceType.TypeRaster,
             )
         )
-        self.addParameter(
-            QgsProcessingParameterVectorLayer(
-                self.LABELS,
-                tr("Label layer (landslide polygons)"),
-                [QgsProcessing.SourceType.TypeVectorPolygon],
-            )
-        )
-        self.addParameter(
-            QgsProcessingParameterVectorLayer(
-                self.AREA,
-                tr("Mapped area (completely labelled ground)"),
-                [QgsProcessing.SourceType.TypeVectorPolygon],
-                optional=True,
-            )
-        )
+        params.add_labels(self, tr("Mapped area (completely labelled ground)"))
 
     def _label_inputs(self, parameters, context, feedback, work: Path):
         layers = self.parameterAsLayerList(parameters, self.RASTERS, context)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from qgis.core import QgsProcessingParameterDefinition, QgsProcessingParameterEnum
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterVectorLayer,
+)
 
 from backend import compute
 
 from ..i18n import tr
 
 PRECISION = "PRECISION"
+LABELS, AREA = "LABELS", "MAPPED_AREA"
 
 
 def precisions() -> tuple[str, ...]:
@@ -33,3 +39,13 @@ def add_precision(alg) -> None:
 
 def precision_of(alg, parameters, context) -> str:
     return precisions()[alg.parameterAsEnum(parameters, PRECISION, context)]
+
+
+def add_labels(alg, area_description: str) -> None:
+    """The label layer (landslide polygons) and the optional mapped area, declared the same way by
+    every algorithm that reads the user's labels (training, evaluation)."""
+    polygons = [QgsProcessing.SourceType.TypeVectorPolygon]
+    alg.addParameter(QgsProcessingParameterVectorLayer(
+        LABELS, tr("Label layer (landslide polygons)"), polygons))
+    alg.addParameter(QgsProcessingParameterVectorLayer(
+        AREA, area_description, polygons, optional=True))
