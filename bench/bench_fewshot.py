@@ -93,8 +93,9 @@ def main() -> None:
     ap.add_argument("--smoke", action="store_true", help="k = 6, one seed, DeepLabv3+, one "
                     "epoch of two steps: checks the harness, measures nothing")
     ap.add_argument("--recipe", default="today", help="a recipe of bench/fewshot_recipes.py "
-                    "(network and training changes) for every run; its runs go to "
-                    "<work>-<recipe> (today: <work>)")
+                    "(network and training changes) for every fine-tuning and scratch run; its "
+                    "runs go to <work>-<recipe> (today: <work>); the base model is today's, in "
+                    "<work>")
     ap.add_argument("--work", type=Path, default=ROOT / "build" / "bench-fewshot")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results-fewshot.md")
     args = ap.parse_args()
@@ -106,33 +107,37 @@ def main() -> None:
     from fewshot_recipes import recipe
 
     net, train_changes = recipe(args.recipe)
+    args.epochs = train_changes.pop("epochs", args.epochs)      # for the runs and the table
+    base_work = args.work           # a recipe changes fine-tuning and scratch, not the base model
     if args.recipe != "today":
         args.work = args.work.with_name(f"{args.work.name}-{args.recipe}")
     args.work.mkdir(parents=True, exist_ok=True)
+    base_work.mkdir(parents=True, exist_ok=True)
     scale = args.source_resolution / args.ground_resolution
     scenes = {s.name: s for s in load_folder_scenes(args.data / "images", args.data / "masks",
                                                      scale)}
     split = partition(sorted(scenes))
 
-    def tcfg(epochs: int, seed: int, init: Path | None = None) -> TrainConfig:
+    def tcfg(epochs: int, seed: int, init: Path | None = None, changes: bool = True
+             ) -> TrainConfig:
         cfg = TrainConfig(epochs=epochs, batch_size=4, lr=0.007, seed=seed, device=args.device,
                           precision=args.precision, init_from=str(init) if init else None,
                           max_steps_per_epoch=args.max_steps_per_epoch, estimate_time=False)
-        return replace(cfg, **train_changes)
+        return replace(cfg, **train_changes) if changes else cfg
 
     rows: dict[tuple, list[dict]] = {}
     t_all = time.monotonic()
     for arch in args.archs:
         n_val = SPLIT["base"] // 4
-        base = run(f"base-{arch}", args.work, scenes, split["base"][n_val:],
-                   split["base"][:n_val], arch, tcfg(args.base_epochs, 0), args, split["test"],
-                   net)
+        base = run(f"base-{arch}", base_work, scenes, split["base"][n_val:],
+                   split["base"][:n_val], arch, tcfg(args.base_epochs, 0, changes=False), args,
+                   split["test"])
         rows[(arch, "base model, no fine-tuning", 0)] = [base]
         for k in args.ks:
             for seed in args.seeds:
                 train, val = user_scenes(split["pool"], k, seed)
                 for start, init in (("fine-tuned from the base model",
-                                     args.work / f"base-{arch}.pt"), ("from scratch", None)):
+                                     base_work / f"base-{arch}.pt"), ("from scratch", None)):
                     key = f"{arch}-k{k}-s{seed}-{'ft' if init else 'scratch'}"
                     rec = run(key, args.work, scenes, train, val, arch,
                               tcfg(args.epochs, seed, init), args, split["test"], net)

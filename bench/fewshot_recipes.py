@@ -43,6 +43,7 @@ RECIPES: dict[str, tuple[dict, dict]] = {   # name: (network changes, training c
     "teacher-fix": ({"teacher_bn": "copy", "ema_horizon": 0.1}, {}),
     "lr-0.003": ({}, {"lr": 0.003}),
     "frozen-encoder": ({}, {"freeze_encoder": True}),
+    "epochs-30": ({}, {"epochs": 30}),
 }
 MRIFE_ONLY = {"teacher-fix"}
 

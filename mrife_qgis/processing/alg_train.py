@@ -24,7 +24,7 @@ from backend import events
 from .. import training
 from ..deps import check_deps
 from ..i18n import tr
-from ..training import ARCH_LABELS, ARCHS, BACKBONES
+from ..training import ARCH_LABELS, ARCHS, BACKBONES, TrainRequest
 from .labelled import LabelledAlgorithm
 from .params import add_precision, precision_of
 
@@ -68,14 +68,17 @@ class TrainAlgorithm(LabelledAlgorithm):
         self.addParameter(QgsProcessingParameterEnum(
             self.BACKBONE, tr("Backbone (from scratch)"), BACKBONES, defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber(
-            self.EPOCHS, tr("Epochs"), QgsProcessingParameterNumber.Type.Integer, 10, minValue=1))
+            self.EPOCHS, tr("Epochs"), QgsProcessingParameterNumber.Type.Integer,
+            TrainRequest.epochs, minValue=1))
         self.addParameter(QgsProcessingParameterNumber(
-            self.BATCH, tr("Batch size"), QgsProcessingParameterNumber.Type.Integer, 4, minValue=1))
+            self.BATCH, tr("Batch size"), QgsProcessingParameterNumber.Type.Integer,
+            TrainRequest.batch_size, minValue=1))
         self.addParameter(QgsProcessingParameterNumber(
-            self.LR, tr("Learning rate"), QgsProcessingParameterNumber.Type.Double, 0.007,
+            self.LR, tr("Learning rate"), QgsProcessingParameterNumber.Type.Double, TrainRequest.lr,
             minValue=1e-6, maxValue=1.0))
         self.addParameter(QgsProcessingParameterBoolean(
-            self.FREEZE, tr("Freeze the encoder (train the decoder only)"), False))
+            self.FREEZE, tr("Freeze the encoder (train the decoder only)"),
+            TrainRequest.freeze_encoder))
         self.addParameter(QgsProcessingParameterNumber(
             self.TILE, tr("Tile size in pixels (0: the base model's, or 256)"),
             QgsProcessingParameterNumber.Type.Integer, 0, minValue=0))
