@@ -88,6 +88,8 @@ def test_threshold_sweep_against_a_direct_count():
 
     rng = np.random.default_rng(5)
     prob = rng.random((2, 40, 40))
+    prob[0, 0, :17] = THRESHOLDS                    # exactly at a threshold: predicted landslide
+    prob[1, 0, :17] = np.float32(THRESHOLDS)        # as float32 probabilities arrive
     label = (prob + rng.normal(0, 0.3, prob.shape)) > 0.8
     valid = rng.random((2, 40, 40)) > 0.1
     sweep = ThresholdSweep()
