@@ -83,8 +83,9 @@ def predict(world: distributed.World, model, read_tile, like: gdal.Dataset, aoi_
             key: dict, out_vector: Path, threshold: float, nodata: float, *, batch_size: int,
             device, policy, tta: bool, progress, should_stop, say, prob_ds=None, mask_ds=None):
     """This rank's band of the grid into the shard folder, then (rank 0) every band into
-    ``prob_ds`` / ``mask_ds``. Returns (tiles, tiles run, model seconds) summed over the
-    ranks."""
+    ``prob_ds`` / ``mask_ds``. Returns the grid's tiles, and the tiles run and model seconds
+    summed over the ranks (the halo rows a rank runs above its band are work done twice, so
+    they count as run, not as tiles of the grid)."""
     folder = folder_for(out_vector)
     h, w, tile = plan.height, plan.width, plan.tile
     rows, _cols = grid_windows(h, w, tile, plan.overlap)
@@ -100,7 +101,7 @@ def predict(world: distributed.World, model, read_tile, like: gdal.Dataset, aoi_
     distributed.barrier(world)
     band = bands[world.rank]
     prob_path, mask_path, done = _band_files(folder, band)
-    stats = np.zeros(3)
+    stats = np.zeros(2)
     if band[0] < band[1] and done.exists():
         say(f"rows of tile rows {band[0]}-{band[1] - 1}: done by an earlier run, reused")
     elif band[0] < band[1]:
@@ -126,13 +127,13 @@ def predict(world: distributed.World, model, read_tile, like: gdal.Dataset, aoi_
             say(warning)
     if band[0] < band[1]:
         record = json.loads(done.read_text())
-        stats[:] = record["tiles"], record["run"], record["model_seconds"]
+        stats[:] = record["run"], record["model_seconds"]
     stats = distributed.sum_over_ranks(stats, world)
     if world.main:
         for b in bands:
             if b[0] < b[1]:
                 _copy_band(folder, b, rows, h, prob_ds, mask_ds)
-    return int(stats[0]), int(stats[1]), float(stats[2])
+    return plan.tiles, int(stats[0]), float(stats[1])
 
 
 def _copy_band(folder: Path, band: tuple[int, int], rows: list[int], h: int, prob_ds,

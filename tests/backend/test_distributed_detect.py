@@ -6,6 +6,7 @@ re-run reuses the band the other rank finished. The bundled model on the bundled
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -37,6 +38,10 @@ def _detect(out: Path, rasters: list[Path], ranks: int = 1, wait: bool = True, e
     return r
 
 
+def _tiles(stdout: str) -> int:
+    return int(re.search(r"(\d+) tiles in", stdout).group(1))
+
+
 def _polygons(path: Path) -> list[float]:
     ds = ogr.Open(str(path))
     return sorted(f.GetGeometryRef().GetArea() for f in ds.GetLayer("landslides"))
@@ -55,9 +60,11 @@ def _same_result(a: Path, b: Path) -> None:
 def test_one_raster_cut_across_two_ranks_equals_one_process(tmp_path):
     (tmp_path / "one").mkdir()
     (tmp_path / "two").mkdir()
-    _detect(tmp_path / "one" / "a.gpkg", [SAMPLE])
+    one = _detect(tmp_path / "one" / "a.gpkg", [SAMPLE])
     r = _detect(tmp_path / "two" / "a.gpkg", [SAMPLE], ranks=2)
     assert r.stdout.count("landslide polygon(s)") == 1               # rank 0 alone reports
+    # the grid's tiles, as one process counts them (a rank's halo rows are not extra tiles)
+    assert _tiles(r.stdout) == _tiles(one.stdout) > 0
     _same_result(tmp_path / "one" / "a.gpkg", tmp_path / "two" / "a.gpkg")
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["a.gpkg", "a.qml", "a.tif"]
 
