@@ -74,10 +74,11 @@ def write_ts(path: Path, language: str, strings: dict, translations: dict[str, s
     root = ET.Element("TS", version="2.1", language=language, sourcelanguage="en")
     ctx = ET.SubElement(root, "context")
     ET.SubElement(ctx, "name").text = CONTEXT
-    for source in sorted(strings, key=lambda s: (strings[s][0], s)):
+    # files, not line numbers: a string keeps its place in the .ts when code above it moves
+    for source in sorted(strings, key=lambda s: (strings[s][0][0], s)):
         msg = ET.SubElement(ctx, "message")
-        for file, line in strings[source]:
-            ET.SubElement(msg, "location", filename=f"../{file}", line=str(line))
+        for file in dict.fromkeys(file for file, _line in strings[source]):
+            ET.SubElement(msg, "location", filename=f"../{file}")
         ET.SubElement(msg, "source").text = source
         tr = ET.SubElement(msg, "translation")
         if source in translations:
