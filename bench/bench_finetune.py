@@ -4,9 +4,10 @@ held out as test (never seen in training or model selection).
 
 Runs in a headless QGIS through the same Processing algorithms the panel's Train tab uses: the
 label layer is made by the plugin and filled from the sample's outlines (the review loop), then
-trained on with the settings given (default: 10 epochs, batch 4, every tile, the chosen device).
+trained on with the settings given (default: the Train tab's epochs and batch size, every tile,
+the chosen device).
 
-    .venv/bin/python bench/bench_finetune.py --out docs/benchmarks-finetune.md [--epochs 10]
+    .venv/bin/python bench/bench_finetune.py --out docs/benchmarks-finetune.md [--epochs 30]
         [--variants trainable,frozen] [--device auto]
 """
 
@@ -104,8 +105,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks-finetune.md")
-    ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--epochs", type=int, help="default: the Train tab's (TrainRequest)")
+    ap.add_argument("--batch", type=int, help="default: the Train tab's (TrainRequest)")
     ap.add_argument("--variants", default="trainable,frozen",
                     help="encoder settings to fine-tune with, comma-separated")
     ap.add_argument("--device", default="auto")
@@ -113,6 +114,9 @@ def main() -> int:
     from demo import start_qgis
 
     app, _provider = start_qgis()
+    from mrife_qgis.training import TrainRequest
+    args.epochs = args.epochs or TrainRequest.epochs
+    args.batch = args.batch or TrainRequest.batch_size
     from qgis.core import QgsProject, QgsRasterLayer, QgsVectorLayer
 
     from backend.devices import resolve_device

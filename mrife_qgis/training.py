@@ -86,7 +86,7 @@ class TrainRequest:
     from_scratch: bool = False
     arch: str = "mrife"
     backbone: str = "resnet18"
-    epochs: int = 10
+    epochs: int = 30  # docs/recipes-fewshot.md: MRIFE fine-tuned 30 vs 10 epochs, dev scenes
     batch_size: int = 4
     lr: float = 0.007
     freeze_encoder: bool = False
