@@ -75,6 +75,10 @@ class ModelConfig:
         alpha, beta, gamma: weights of L_Reconst, L_Cons, L_CE in eq. 8. Choice: 1, 0.1, 1
             (the paper does not give them; the contrast loss is an order of magnitude larger
             than the MSE at start, so it gets a smaller weight).
+        aux_ramp: 0 (default, eq. 8 as written) or a fraction r of the run: alpha and beta
+            grow linearly from 0 to their value over the first r of the planned steps, so the
+            auxiliary losses (0.5-0.6x the CE gradient at the start on the branch CE also
+            needs) do not pull the young encoder before CE has shaped it.
         contrast_reduction: ``mean`` over anchors (default) or ``sum`` (eq. 4 literally).
             Choice: mean, so beta does not change meaning with the number of masked blocks.
         contrast_symmetric: also use background points as anchors (eq. 5 anchors only
@@ -127,6 +131,7 @@ class ModelConfig:
     alpha: float = 1.0
     beta: float = 0.1
     gamma: float = 1.0
+    aux_ramp: float = 0.0
     contrast_reduction: str = "mean"
     contrast_symmetric: bool = False
     mfm: bool = True
@@ -162,6 +167,7 @@ class ModelConfig:
             (self.temperature > 0, "temperature must be > 0"),
             (self.teacher_bn in ("ema", "copy"), "teacher_bn must be ema or copy"),
             (0.0 <= self.ema_horizon <= 1.0, "ema_horizon must be in [0, 1]"),
+            (0.0 <= self.aux_ramp <= 1.0, "aux_ramp must be in [0, 1]"),
             (self.dice_weight >= 0.0, "dice_weight must be >= 0"),
             (self.mrife_decoder in ("transposed", "skip"), "mrife_decoder: transposed or skip"),
             (0 <= self.background_fraction < self.interior_fraction <= 1,
@@ -226,7 +232,7 @@ PRESET_NAMES = tuple(sorted(set(PRESETS) | set(ALIASES)))
 # settings that only MRIFE's teacher-student branch reads
 MRIFE_ONLY = frozenset({"teacher_bn", "ema_horizon", "ema_warmup", "ema_momentum",
                         "train_fusion_source", "alpha", "beta", "mfm", "sfce",
-                        "mrife_decoder"})
+                        "mrife_decoder", "aux_ramp"})
 
 
 def applicable(arch: str, changes: dict) -> dict:

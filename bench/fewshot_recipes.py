@@ -44,8 +44,10 @@ RECIPES: dict[str, tuple[dict, dict]] = {   # name: (network changes, training c
     "lr-0.003": ({}, {"lr": 0.003}),
     "frozen-encoder": ({}, {"freeze_encoder": True}),
     "epochs-30": ({}, {"epochs": 30}),
+    "fusion-teacher": ({"train_fusion_source": "teacher_original"}, {}),
+    "aux-ramp": ({"aux_ramp": 0.2}, {}),
 }
-MRIFE_ONLY = {"teacher-fix"}
+MRIFE_ONLY = {"teacher-fix", "fusion-teacher", "aux-ramp"}
 
 
 def recipe(name: str) -> tuple[dict, dict]:

@@ -104,8 +104,15 @@ class MRIFE(SegmentationModel):
             f_seg = self.fuse(f_seg, self._reference()(x)[0])
         return self.decode(f_seg, low, x)
 
+    def loss_arguments(self, step: int) -> dict:
+        """``aux_weight``: the share of alpha and beta at global step ``step`` (``aux_ramp``:
+        0 at the first step, 1 from ``aux_ramp`` of the planned steps on; always 1 without)."""
+        ramp = self.cfg.aux_ramp * getattr(self, "planned_steps", 0)
+        return {"aux_weight": min(1.0, step / ramp) if ramp > 0 else 1.0}
+
     def compute_losses(self, x: torch.Tensor, target: torch.Tensor,
-                       generator: torch.Generator | None = None, **kwargs) -> dict:
+                       generator: torch.Generator | None = None, aux_weight: float = 1.0,
+                       **kwargs) -> dict:
         cfg = self.cfg
         if not self.enhance:
             return super().compute_losses(x, target, generator)
@@ -132,9 +139,9 @@ class MRIFE(SegmentationModel):
         reconst, cons = self.enhancement_losses(f_mask, f_img, masks, generator)
         loss = cfg.gamma * ce
         if cfg.mfm:
-            loss = loss + cfg.alpha * reconst
+            loss = loss + aux_weight * cfg.alpha * reconst
         if cfg.sfce:
-            loss = loss + cfg.beta * cons
+            loss = loss + aux_weight * cfg.beta * cons
         return {"loss": loss, "ce": ce.detach(), "reconst": reconst.detach(),
                 "cons": cons.detach(), "masked_blocks": sum(masks.count(i)
                                                             for i in range(x.shape[0])),

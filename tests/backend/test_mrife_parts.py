@@ -286,6 +286,27 @@ def test_b_m_c_loss_is_the_weighted_sum_of_its_parts():
     assert float(out["reconst"]) > 0 and float(out["cons"]) > 0 and out["masked_blocks"] > 0
 
 
+def test_aux_ramp_scales_alpha_and_beta_from_zero_over_its_share_of_the_run():
+    """aux_ramp=0.5 over 10 planned steps: the step's weight on alpha and beta is step / 5
+    (0 at the start, 1 from step 5 on), CE keeps its weight; without aux_ramp it is always 1."""
+    model = build_model(ModelConfig(arch="mrife", backbone="resnet18", aux_ramp=0.5))
+    model.plan_steps(10)
+    assert [model.loss_arguments(s)["aux_weight"] for s in (0, 1, 4, 5, 9)] == [
+        0.0, 0.2, 0.8, 1.0, 1.0]
+    assert _mrife().loss_arguments(0)["aux_weight"] == 1.0
+    y = torch.zeros(2, 64, 64, dtype=torch.long)
+    y[:, 10:40, 12:50] = 1
+    x = torch.rand(2, 3, 64, 64)
+    for step, weight in ((0, 0.0), (2, 0.4)):
+        out = model.compute_losses(x, y, torch.Generator().manual_seed(0),
+                                   **model.loss_arguments(step))
+        ce = torch.nn.functional.cross_entropy(out["logits"], y, ignore_index=255)
+        cfg = model.cfg
+        expected = cfg.gamma * ce + weight * (cfg.alpha * out["reconst"] + cfg.beta * out["cons"])
+        torch.testing.assert_close(out["loss"].detach(), expected.detach())
+        assert float(out["reconst"]) > 0
+
+
 def test_teacher_batch_norm_statistics_are_averaged_not_copied():
     """update_teacher averages BN running statistics like the weights (eq. 1 applied to the
     buffers) and copies the batch counters; a copy of the student's statistics fails here."""
