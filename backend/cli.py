@@ -169,10 +169,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     writable_file(args.json, "--json")
     device = resolve_device(args.device).key
     loaded = load_model(Path(args.model), device)
-    scale = 1.0
     res = loaded.contract.ground_resolution
-    if res and args.source_resolution:
-        scale = args.source_resolution / res
+    if res and not args.source_resolution:
+        raise ValueError(f"{Path(args.model).name} works at {res:g} m per pixel and a folder "
+                         "of images has no georeference: give --source-resolution (the images' "
+                         "own metres per pixel) so they are resampled as in training")
+    scale = args.source_resolution / res if res else 1.0
     scenes = load_folder_scenes(Path(args.images), Path(args.masks), scale)
     if args.split != "all":
         wanted = set((loaded.meta.get("training_data") or {}).get("split", {}).get(args.split, []))

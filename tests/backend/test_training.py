@@ -260,6 +260,13 @@ def test_cli_train_and_evaluate(small_sichuan, tmp_path):
     assert set(m) >= {"pa", "precision", "recall", "f1", "iou_landslide", "miou",
                       "object_accuracy"}
     assert m["scenes"] == 1
+    # the model works at 4 m: without the images' own resolution they would be scored unresampled
+    js.unlink()
+    r = _cli("evaluate", "--model", str(out), "--images", str(small_sichuan.images), "--masks",
+             str(small_sichuan.masks), "--device", "cpu", "--json", str(js))
+    assert r.returncode != 0 and "--source-resolution" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not js.exists()
 
 
 @pytest.mark.parametrize("args,message", [
