@@ -1,7 +1,8 @@
 """The user's workflow on the data we have (issue 16): a base model trained on one part of the
 Sichuan scenes, then fine-tuned on k labelled scenes of the rest and tested on a fixed
 remainder, for MRIFE and the DeepLabv3+ baseline, against training from scratch on the same k
-scenes, over seeds, with CPU minutes per run. Table to docs/results-fewshot.md.
+scenes, over seeds, with CPU minutes per run. Each recipe's table goes to its own marked block
+of docs/results-fewshot.md (bench/doc_block.py); the page's prose is left alone.
 
 The 36 scenes are split once (fixed seed, recorded in the output): BASE scenes train the base
 model (a quarter of them validate it), POOL scenes are what a user could label, TEST scenes are
@@ -30,6 +31,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+from doc_block import write_block  # noqa: E402
+
 from backend.checkpoint import load_model  # noqa: E402
 from backend.config import DataSettings, applicable  # noqa: E402
 from backend.data import load_folder_scenes  # noqa: E402
@@ -161,8 +164,6 @@ def _ms(values: list[float]) -> str:
 def write(args, rows: dict, split: dict, seconds: float) -> None:
     train_s = sum(r["train_s"] for recs in rows.values() for r in recs)
     lines = [
-        "# Few-label fine-tuning on the Sichuan scenes",
-        "",
         f"Made by `python bench/bench_fewshot.py {' '.join(sys.argv[1:])}` "
         f"({time.strftime('%Y-%m-%d')}, {train_s / 60:.0f} CPU min of training in all, device "
         f"{args.device}, "
@@ -182,7 +183,9 @@ def write(args, rows: dict, split: dict, seconds: float) -> None:
                      f"{statistics.mean(r['train_s'] for r in recs) / 60:.1f} |")
     lines += ["", "Scenes (fixed split, seed 0): " + "; ".join(
         f"{k}: {', '.join(v)}" for k, v in split.items()), ""]
-    args.out.write_text("\n".join(lines) + "\n")
+    if not args.out.exists():
+        args.out.write_text("# Few-label fine-tuning on the Sichuan scenes\n")
+    write_block(args.out, f"bench-fewshot recipe {args.recipe}", "\n".join(lines))
     print("\n".join(lines))
 
 

@@ -26,6 +26,8 @@ from osgeo import gdal
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from doc_block import write_block  # noqa: E402
+
 from backend.checkpoint import read_payload  # noqa: E402
 from backend.leftovers import DestinationLock  # noqa: E402
 from tests import crafted  # noqa: E402
@@ -308,15 +310,8 @@ def write(rows: list[dict], out: Path, command: str) -> None:
                      f"{r['secs']:.1f} |")
     count = (f"**{n} tried, {clear} clear errors or correct results, {tracebacks} tracebacks, "
              f"{left} with garbage left, {ran} payloads ran.**")
-    text = out.read_text() if out.exists() else ""
-    start, end = "<!-- table: start -->", "<!-- table: end -->"
-    block = (f"{start}\nMeasured {time.strftime('%Y-%m-%d')} by `{command}`.\n\n{count}\n\n"
-             + "\n".join(lines) + f"\n{end}")
-    if start in text:
-        text = text[:text.index(start)] + block + text[text.index(end) + len(end):]
-    else:
-        text = text + "\n" + block + "\n"
-    out.write_text(text)
+    write_block(out, "table", f"Measured {time.strftime('%Y-%m-%d')} by `{command}`.\n\n"
+                f"{count}\n\n" + "\n".join(lines))
     print(count)
 
 
