@@ -65,14 +65,14 @@ def _source_is_folders(args: argparse.Namespace) -> bool:
 
 def _settings_from_base(args: argparse.Namespace):
     """Fine-tuning: architecture, backbone, bands and every network setting come from the base
-    model file, and the tile size and ground resolution from its data contract, unless given;
-    an explicit --arch/--backbone/--preset that contradicts the file is an error."""
+    model file (with the fine-tuning changes of config.finetune_config), and the tile size and
+    ground resolution from its data contract, unless given; an explicit --arch/--backbone/
+    --preset that contradicts the file is an error."""
     from .checkpoint import read_payload
-    from .models import ModelConfig
+    from .config import finetune_config
 
     base = read_payload(Path(args.init_from))
-    cfg = ModelConfig.from_dict(base["model_config"])
-    cfg.weights = None
+    cfg = finetune_config(base["model_config"])
     name = Path(args.init_from).name
     for flag, given, have in (("--arch", args.arch, cfg.arch),
                               ("--backbone", args.backbone, cfg.backbone)):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from backend import devices, errors
-from backend.config import ARCHITECTURES, BACKBONES, DataSettings, ModelConfig
+from backend.config import ARCHITECTURES, BACKBONES, DataSettings, ModelConfig, finetune_config
 from backend.events import Epoch, Plan
 
 from .i18n import tr
@@ -185,8 +185,7 @@ def prepare(req: TrainRequest, workdir: Path) -> PreparedTraining:
             payload = checkpoint.read_payload(Path(base))
         except checkpoint.CheckpointError as exc:
             raise ValueError(tr("base model: {0}").format(exc)) from exc
-        cfg = models.ModelConfig.from_dict(payload["model_config"])
-        cfg.weights = None
+        cfg = finetune_config(payload["model_config"])
         contract = payload["data_contract"]
         tile = tile or contract["tile_size"]
         ground_res = contract.get("ground_resolution")

@@ -299,6 +299,7 @@ def test_init_from_takes_the_network_and_grid_from_the_file(tmp_path, capsys):
 
     from backend.checkpoint import read_payload
     from backend.cli import main
+    from backend.config import ModelConfig
 
     bundled = ROOT / "resources" / "models" / "mrife-r18-sichuan.pt"
     sample = ROOT / "resources" / "sample"
@@ -315,6 +316,18 @@ def test_init_from_takes_the_network_and_grid_from_the_file(tmp_path, capsys):
         assert new["model_config"][key] == base["model_config"][key]
     for key in ("tile_size", "ground_resolution", "bands"):
         assert new["data_contract"][key] == base["data_contract"][key]
+    # every other network setting is the file's, but for the fine-tuning change
+    # (config.FINETUNE_SETTINGS): training fuses the teacher's features, as inference does
+    # (settings newer than the file take their defaults)
+    stored = ModelConfig.from_dict(base["model_config"]).to_dict()
+    assert stored["train_fusion_source"] == "student_masked"
+    changed = {k for k, v in new["model_config"].items() if v != stored[k]}
+    assert changed == {"train_fusion_source"}
+    assert new["model_config"]["train_fusion_source"] == "teacher_original"
+    # and --set takes the paper's training fusion back
+    back = tmp_path / "paper.pt"
+    assert main([*common, "--set", "train_fusion_source=student_masked", "--out", str(back)]) == 0
+    assert read_payload(back)["model_config"] == stored
     capsys.readouterr()
     assert main([*common, "--backbone", "resnet101", "--out", str(tmp_path / "x.pt")]) == 1
     err = capsys.readouterr().err

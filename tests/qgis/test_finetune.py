@@ -286,3 +286,26 @@ def test_train_algorithm_refuses_a_tile_size_the_networks_cannot_take(sample_lay
                             "BASE_MODEL": str(scene_model), "TILE_SIZE": 100, "EPOCHS": 1,
                             "DEVICE": "cpu", "OUTPUT": str(tmp_path / "x.pt")})
     assert not (tmp_path / "x.pt").exists()
+
+
+def test_fine_tuning_mrife_fuses_the_teachers_features_as_inference_does(
+        sample_layer, label_layer, tmp_path):
+    """The Train tab and mrife:train fine-tune the bundled MRIFE with its own settings but one
+    (backend.config.FINETUNE_SETTINGS, chosen on dev scenes); from scratch the paper's
+    training fusion stays."""
+    from backend.checkpoint import read_payload
+    from backend.config import ModelConfig
+    from mrife_qgis.detection import default_model
+    from mrife_qgis.training import TrainRequest, prepare
+
+    stored = ModelConfig.from_dict(read_payload(default_model())["model_config"])
+    assert stored.train_fusion_source == "student_masked"
+    (tmp_path / "ft").mkdir()
+    (tmp_path / "scratch").mkdir()
+    tuned = prepare(TrainRequest([sample_layer], label_layer, None, tmp_path / "ft.pt"),
+                    tmp_path / "ft")
+    assert tuned.model_cfg == stored.with_(train_fusion_source="teacher_original", weights=None)
+    scratch = prepare(TrainRequest([sample_layer], label_layer, None, tmp_path / "s.pt",
+                                   from_scratch=True), tmp_path / "scratch")
+    assert scratch.model_cfg.arch == "mrife"
+    assert scratch.model_cfg.train_fusion_source == "student_masked"
