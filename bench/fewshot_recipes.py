@@ -46,8 +46,11 @@ RECIPES: dict[str, tuple[dict, dict]] = {   # name: (network changes, training c
     "epochs-30": ({}, {"epochs": 30}),
     "fusion-teacher": ({"train_fusion_source": "teacher_original"}, {}),
     "aux-ramp": ({"aux_ramp": 0.2}, {}),
+    # the shipped recipe from a self-supervised warm start (bench/ssl_warmstart.py, run first)
+    "ssl-warm": ({}, {"epochs": 30, "init_from": str(ROOT / "build" / "ssl-warmstart"
+                                                      / "warm-mrife.pt")}),
 }
-MRIFE_ONLY = {"teacher-fix", "fusion-teacher", "aux-ramp"}
+MRIFE_ONLY = {"teacher-fix", "fusion-teacher", "aux-ramp", "ssl-warm"}
 
 
 def recipe(name: str) -> tuple[dict, dict]:
@@ -150,6 +153,12 @@ def _ms(values: list[float]) -> str:
     return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
 
 
+def _short(value: object) -> str:
+    """A recipe's value for the table: paths relative to the repository."""
+    text = str(value)
+    return text.replace(str(ROOT) + "/", "") if text.startswith(str(ROOT)) else text
+
+
 def write(args, recipes: dict, results: dict) -> None:
     lines = ["# Choosing the fine-tuning recipe on dev scenes", "",
              f"Made by `python bench/fewshot_recipes.py {' '.join(sys.argv[1:])}` "
@@ -159,12 +168,13 @@ def write(args, recipes: dict, results: dict) -> None:
              "scenes: the pool scenes each seed did not draw. The test scenes are not used. "
              "Mean ± standard deviation over seeds "
              f"{args.seeds}; paired difference = recipe minus today's recipe (or minus "
-             "'threshold', the recipe the others add to), seed by seed; CPU minutes are wall "
-             "time and depend on what else shared the 2 cores. The last two IoU columns score "
-             "the same models at 0.5 instead of their chosen threshold.", "",
+             "'threshold', the recipe the others add to, or 'epochs-30'), seed by seed; CPU "
+             "minutes are wall time and depend on what else shared the 2 cores. The last three "
+             "IoU columns score the same models at 0.5 instead of their chosen threshold.", "",
              "| recipe | changes | network | dev IoU | dev F1 | paired IoU difference vs today | "
-             "vs threshold | threshold | CPU min | dev IoU at 0.5 | at 0.5, paired vs today |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "vs threshold | vs epochs-30 | threshold | CPU min | dev IoU at 0.5 | "
+             "at 0.5, paired vs today | at 0.5, vs epochs-30 |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for (name, arch), recs in results.items():
         net, tr = recipes[name]
         def paired(against: str, field: str = "dev_iou", name=name, arch=arch, recs=recs
@@ -177,13 +187,14 @@ def write(args, recipes: dict, results: dict) -> None:
 
         at05 = [r["dev_iou_05"] for r in recs if "dev_iou_05" in r]
 
-        changes = ", ".join(f"{k}={v}" for k, v in {**net, **tr}.items()) or "-"
+        changes = ", ".join(f"{k}={_short(v)}" for k, v in {**net, **tr}.items()) or "-"
         lines.append(f"| {name} | {changes} | {arch} | {_ms([r['dev_iou'] for r in recs])} | "
                      f"{_ms([r['dev_f1'] for r in recs])} | "
-                     f"{paired('today')} | {paired('threshold')} | "
+                     f"{paired('today')} | {paired('threshold')} | {paired('epochs-30')} | "
                      f"{', '.join(str(r['threshold']) for r in recs)} | "
                      f"{statistics.mean(r['train_s'] for r in recs) / 60:.1f} | "
-                     f"{_ms(at05) if at05 else '-'} | {paired('today', 'dev_iou_05')} |")
+                     f"{_ms(at05) if at05 else '-'} | {paired('today', 'dev_iou_05')} | "
+                     f"{paired('epochs-30', 'dev_iou_05')} |")
     args.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
