@@ -75,7 +75,7 @@ bench-accuracy: setup  ## train/evaluate baseline, ICSSN, MRIFE and ablations on
 
 bench-fewshot: setup  ## base model, then k = 6/12/18-scene fine-tuning vs scratch, 3 seeds, today's and the shipped recipe (CPU, hours)
 	$(PY) bench/bench_fewshot.py --out docs/results-fewshot.md
-	$(PY) bench/bench_fewshot.py --recipe epochs-30 --out docs/results-fewshot.md
+	$(PY) bench/bench_fewshot.py --recipe epochs-30+fusion-teacher --out docs/results-fewshot.md
 
 bench-engines: setup  ## torch float32 / auto vs ONNX Runtime, per tile and end to end; training step
 	$(PY) bench/bench_engines.py --out docs/benchmarks-engines.md
