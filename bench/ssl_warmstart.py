@@ -35,6 +35,7 @@ from backend.compute import set_threads  # noqa: E402
 from backend.data import Scene, TileDataset, load_folder_scenes  # noqa: E402
 from backend.models.encoder import OUTPUT_STRIDE  # noqa: E402
 from backend.models.losses import reconstruction_loss  # noqa: E402
+from backend.models.mask import mask_blocks  # noqa: E402
 from backend.preprocess import fit_preprocessing  # noqa: E402
 
 
@@ -46,11 +47,7 @@ def random_blocks(x: torch.Tensor, share: float, block: int, value: float,
     hb, wb = h // block, w // block
     k = max(1, round(share * hb * wb))
     picks = [torch.randperm(hb * wb, generator=gen)[:k] for _ in range(n)]
-    chosen = torch.zeros(n, hb * wb, dtype=torch.bool)
-    for i, p in enumerate(picks):
-        chosen[i, p] = True
-    pixel = chosen.view(n, 1, hb, wb).repeat_interleave(block, 2).repeat_interleave(block, 3)
-    return x.masked_fill(pixel, value), picks
+    return mask_blocks(x, picks, block, value), picks
 
 
 def main() -> None:

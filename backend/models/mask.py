@@ -114,12 +114,20 @@ def make_masks(images: torch.Tensor, target: torch.Tensor, *, block_size: int = 
     """Classify blocks, choose the masked ones, and build the masked images."""
     classes = block_classes(target, block_size, background_fraction, interior_fraction)
     list1, list0 = select_blocks(classes, strategy, fraction, max_per_class, generator)
-    n, hb, wb = classes.shape
+    picks = [torch.cat([a, b]) for a, b in zip(list1, list0, strict=True)]
+    masked = mask_blocks(images, picks, block_size, mask_value)
+    return MaskResult(masked, classes, list1, list0, block_size)
+
+
+def mask_blocks(images: torch.Tensor, picks: list[torch.Tensor], block_size: int,
+                value: float) -> torch.Tensor:
+    """``images`` (N, C, H, W) with, per image i, the blocks ``picks[i]`` (flat row-major block
+    indices) set to ``value``."""
+    n, _, h, w = images.shape
+    hb, wb = h // block_size, w // block_size
     chosen = torch.zeros(n, hb * wb, dtype=torch.bool, device=images.device)
-    for i in range(n):
-        chosen[i, list1[i]] = True
-        chosen[i, list0[i]] = True
+    for i, p in enumerate(picks):
+        chosen[i, p] = True
     pixel_mask = chosen.view(n, 1, hb, wb).repeat_interleave(block_size, 2) \
         .repeat_interleave(block_size, 3)
-    masked = images.masked_fill(pixel_mask, mask_value)
-    return MaskResult(masked, classes, list1, list0, block_size)
+    return images.masked_fill(pixel_mask, value)
