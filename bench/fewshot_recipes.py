@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_fewshot import partition, user_scenes  # noqa: E402
 
 from backend.checkpoint import load_model  # noqa: E402
-from backend.config import DataSettings  # noqa: E402
+from backend.config import DataSettings, applicable  # noqa: E402
 from backend.data import load_folder_scenes  # noqa: E402
 from backend.jobs import evaluate_scenes, train_on_scenes  # noqa: E402
 from backend.models import arch_preset  # noqa: E402
@@ -50,7 +50,6 @@ RECIPES: dict[str, tuple[dict, dict]] = {   # name: (network changes, training c
     "ssl-warm": ({}, {"epochs": 30, "init_from": str(ROOT / "build" / "ssl-warmstart"
                                                       / "warm-mrife.pt")}),
 }
-MRIFE_ONLY = {"teacher-fix", "fusion-teacher", "aux-ramp", "ssl-warm"}
 
 
 def recipe(name: str) -> tuple[dict, dict]:
@@ -62,6 +61,13 @@ def recipe(name: str) -> tuple[dict, dict]:
         net.update(RECIPES[part][0])
         tr.update(RECIPES[part][1])
     return net, tr
+
+
+def mrife_only(name: str) -> bool:
+    """A recipe only MRIFE can run: it changes MRIFE-only network settings (backend.config),
+    or starts from another (MRIFE) model file."""
+    net, tr = recipe(name)
+    return bool(net) and not applicable("deeplabv3plus", net) or "init_from" in tr
 
 
 def main() -> None:
@@ -81,13 +87,8 @@ def main() -> None:
     ap.add_argument("--table-only", action="store_true", help="write the table from the runs "
                     "already made (a recipe's missing seeds are left out and counted)")
     args = ap.parse_args()
-    recipes = {name: RECIPES[name] for name in args.recipes}
-    if args.combine:
-        net, tr = {}, {}
-        for name in args.combine:
-            net.update(RECIPES[name][0])
-            tr.update(RECIPES[name][1])
-        recipes["+".join(args.combine)] = (net, tr)
+    names = args.recipes + (["+".join(args.combine)] if args.combine else [])
+    recipes = {name: recipe(name) for name in names}
     args.work.mkdir(parents=True, exist_ok=True)
     scenes = {s.name: s for s in load_folder_scenes(args.data / "images", args.data / "masks",
                                                      0.25)}
@@ -95,7 +96,7 @@ def main() -> None:
     results: dict[tuple[str, str], list[dict]] = {}
     for name, (net, tr) in recipes.items():
         for arch in args.archs:
-            if name in MRIFE_ONLY and arch != "mrife":
+            if arch != "mrife" and mrife_only(name):
                 continue
             for seed in args.seeds:
                 train, val = user_scenes(split["pool"], args.k, seed)
