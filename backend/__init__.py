@@ -1,8 +1,3 @@
-"""MRIFE backend: networks, training, tiling, detection. No QGIS or Qt in here.
-
-Every module imports its siblings relatively, so the package works both as the top-level
-``backend`` of the source tree (``python -m backend``) and as ``mrife_qgis.backend`` inside the
-packaged plugin.
-"""
-
-__version__ = "0.3.0"
+"""Deprecated: the library is ``mrife`` now (``python -m mrife``, or the ``mrife`` command of its
+wheel). ``python -m backend`` still runs the same command line for release 0.4 and says so; it
+will be removed in the release after."""

@@ -23,12 +23,12 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from backend.checkpoint import load_model  # noqa: E402
-from backend.config import DataSettings  # noqa: E402
-from backend.devices import resolve_device  # noqa: E402
-from backend.jobs import FolderData, evaluate_scenes, split_folder, train_on_folder  # noqa: E402
-from backend.models import preset  # noqa: E402
-from backend.train import TrainConfig  # noqa: E402
+from mrife.checkpoint import load_model  # noqa: E402
+from mrife.config import DataSettings  # noqa: E402
+from mrife.devices import resolve_device  # noqa: E402
+from mrife.jobs import FolderData, evaluate_scenes, split_folder, train_on_folder  # noqa: E402
+from mrife.models import preset  # noqa: E402
+from mrife.train import TrainConfig  # noqa: E402
 
 ROWS = [("Baseline (DeepLabv3+) = B", "B"), ("ICSSN", "icssn"), ("B+M", "B+M"),
         ("MRIFE = B+M+C", "B+M+C")]
@@ -51,7 +51,7 @@ def main() -> None:
     ap.add_argument("--rows", nargs="+", default=[r[1] for r in ROWS])
     ap.add_argument("--device", default="auto")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="a network setting for every row (backend/config.py), e.g. "
+                    help="a network setting for every row (mrife/config.py), e.g. "
                     "dice_weight=0.5; MRIFE-only settings apply to MRIFE rows only")
     ap.add_argument("--photometric", type=float, default=0.0)
     ap.add_argument("--scale-jitter", type=float, default=0.0)
@@ -121,8 +121,8 @@ def main() -> None:
 
 def _settings(items: list[str], cfg) -> dict:
     """--set KEY=VALUE as typed overrides; MRIFE-only keys are skipped for other networks."""
-    from backend.cli import _settings as parse
-    from backend.config import applicable
+    from mrife.cli import _settings as parse
+    from mrife.config import applicable
 
     return applicable(cfg.arch, parse(items, cfg))
 

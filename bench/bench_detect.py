@@ -55,11 +55,11 @@ def ensure_model(path: Path, arch: str, backbone: str, tile: int, pixel: float) 
     """A model trained briefly on the scene (enough to give realistic polygons)."""
     if path.exists():
         return path
-    from backend.config import DataSettings
-    from backend.data import load_folder_scenes
-    from backend.jobs import train_on_scenes
-    from backend.models import preset
-    from backend.train import TrainConfig
+    from mrife.config import DataSettings
+    from mrife.data import load_folder_scenes
+    from mrife.jobs import train_on_scenes
+    from mrife.models import preset
+    from mrife.train import TrainConfig
 
     data = SCENE.parent.parent
     scenes = [s for s in load_folder_scenes(data / "images", data / "masks", 1.0)
@@ -76,11 +76,11 @@ def one_size(args) -> dict:
     import numpy as np
     import torch
 
-    from backend.checkpoint import load_model
-    from backend.compute import choose
-    from backend.detect import DetectOptions, detect
-    from backend.devices import resolve_device
-    from backend.inference import predict_batch
+    from mrife.checkpoint import load_model
+    from mrife.compute import choose
+    from mrife.detect import DetectOptions, detect
+    from mrife.devices import resolve_device
+    from mrife.inference import predict_batch
 
     dev = resolve_device(args.device)
     work = Path(args.work)

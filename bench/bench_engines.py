@@ -2,7 +2,7 @@
 
 Detection, the bundled model (MRIFE resnet18, 128 px tiles at 2 m):
 - per tile: a batch of 8 random tiles, the network alone, after two warm-up batches;
-- end to end: ``backend.detect.detect`` over a 2048 x 2048 px raster at the model's resolution
+- end to end: ``mrife.detect.detect`` over a 2048 x 2048 px raster at the model's resolution
   (a VRT mosaic of the bundled sample), planning, reading, preprocessing, blending,
   polygonising and writing included. ONNX Runtime runs inside the same pipeline through an
   adapter (a network-only export), so the engines differ only in the network.
@@ -31,10 +31,10 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from backend.checkpoint import LoadedModel, load_model  # noqa: E402
-from backend.compute import ComputePolicy, choose, set_threads  # noqa: E402
-from backend.config import DataSettings  # noqa: E402
-from backend.detect import DetectOptions, detect  # noqa: E402
+from mrife.checkpoint import LoadedModel, load_model  # noqa: E402
+from mrife.compute import ComputePolicy, choose, set_threads  # noqa: E402
+from mrife.config import DataSettings  # noqa: E402
+from mrife.detect import DetectOptions, detect  # noqa: E402
 
 MODEL = ROOT / "resources" / "models" / "mrife-r18-sichuan.pt"
 SAMPLE = ROOT / "resources" / "sample" / "sichuan_sample.tif"
@@ -151,11 +151,11 @@ def end_to_end(loaded: LoadedModel, raster: Path, work: Path, precision: str, ta
 
 
 def training_step(policy: ComputePolicy, steps: int, device: str) -> dict:
-    from backend.data import TileDataset
-    from backend.geodata import load_raster_scenes
-    from backend.models import arch_preset, build_model
-    from backend.preprocess import fit_preprocessing
-    from backend.train_measure import batch_of as _batch
+    from mrife.data import TileDataset
+    from mrife.geodata import load_raster_scenes
+    from mrife.models import arch_preset, build_model
+    from mrife.preprocess import fit_preprocessing
+    from mrife.train_measure import batch_of as _batch
 
     parts, _, _ = load_raster_scenes(SAMPLE, LABELS, ground_resolution=2.0, tile_size=128)
     pre = fit_preprocessing([s.image for s in parts["train"]],
@@ -192,10 +192,10 @@ def training_step(policy: ComputePolicy, steps: int, device: str) -> dict:
 
 
 def real_loop(precision: str, work: Path, device: str) -> float:
-    """Median seconds per step of backend.train itself (progress events), 3 epochs."""
-    from backend.jobs import train_on_raster
-    from backend.models import arch_preset
-    from backend.train import TrainConfig
+    """Median seconds per step of mrife.train itself (progress events), 3 epochs."""
+    from mrife.jobs import train_on_raster
+    from mrife.models import arch_preset
+    from mrife.train import TrainConfig
 
     stamps = []
     train_on_raster([SAMPLE], LABELS, None, arch_preset("mrife", backbone="resnet18"),
@@ -242,7 +242,7 @@ def main() -> None:
             tile_ms = per_tile(torch_fn(loaded.model, policy, dev), x, args.repeats, dev)
             if policy is LEGACY:
                 # detect() always applies the policy it chooses; the old path is NCHW float32
-                import backend.detect.run as det
+                import mrife.detect.run as det
 
                 orig = det.choose
                 det.choose = lambda p, d: LEGACY
@@ -283,7 +283,7 @@ def write(out: Path, rows: dict, tiles: int, train_rows: dict, loops: dict, thre
         f"{torch.__version__}, ONNX Runtime {onnxruntime.__version__}. Bundled model (MRIFE "
         "resnet18, 128 px tiles at 2 m). "
         "Per tile: median of the network alone on batches of 8. End to end: median of "
-        f"`backend.detect.detect` over a 2048 x 2048 px raster ({tiles} tiles, batch 8), "
+        f"`mrife.detect.detect` over a 2048 x 2048 px raster ({tiles} tiles, batch 8), "
         "everything from planning to the written GeoPackage and GeoTIFF; ONNX Runtime runs in "
         "the same pipeline. One machine, one run: read the ratios, not the third digit.",
         "",
@@ -301,7 +301,7 @@ def write(out: Path, rows: dict, tiles: int, train_rows: dict, loops: dict, thre
                      f"{100 * r['network'] / r['step']:.0f} % |")
     base = list(train_rows.values())[0]["step"]
     new = list(train_rows.values())[1]["step"]
-    lines += ["", f"Step speed-up: {base / new:.2f}x. The real loop (`backend.train`, 3 epochs "
+    lines += ["", f"Step speed-up: {base / new:.2f}x. The real loop (`mrife.train`, 3 epochs "
               "on the sample: 5 steps and a validation of 9 tiles per epoch, model and resume "
               "files written every epoch), seconds per step including validation and "
               f"writing: float32 {loops['float32']:.3f}, auto {loops['auto']:.3f} "

@@ -33,12 +33,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from doc_block import write_block  # noqa: E402
 
-from backend.checkpoint import load_model  # noqa: E402
-from backend.config import DataSettings, applicable  # noqa: E402
-from backend.data import load_folder_scenes  # noqa: E402
-from backend.jobs import evaluate_scenes, train_on_scenes  # noqa: E402
-from backend.models import arch_preset  # noqa: E402
-from backend.train import TrainConfig  # noqa: E402
+from mrife.checkpoint import load_model  # noqa: E402
+from mrife.config import DataSettings, applicable  # noqa: E402
+from mrife.data import load_folder_scenes  # noqa: E402
+from mrife.jobs import evaluate_scenes, train_on_scenes  # noqa: E402
+from mrife.models import arch_preset  # noqa: E402
+from mrife.train import TrainConfig  # noqa: E402
 
 SPLIT = {"base": 12, "pool": 18, "test": 6}
 ARCHS = ("mrife", "deeplabv3plus")

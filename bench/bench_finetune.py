@@ -70,7 +70,7 @@ def test_area(model: Path, dest: Path) -> tuple[Path, list[str]]:
     import torch
     from osgeo import ogr, osr
 
-    from backend.grid import open_model_grid
+    from mrife.grid import open_model_grid
 
     meta = torch.load(model, weights_only=False, map_location="cpu")
     td = meta["training_data"]
@@ -119,7 +119,7 @@ def main() -> int:
     args.batch = args.batch or TrainRequest.batch_size
     from qgis.core import QgsProject, QgsRasterLayer, QgsVectorLayer
 
-    from backend.devices import resolve_device
+    from mrife.devices import resolve_device
     from mrife_qgis import labels as lab
     from mrife_qgis.detection import default_model
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from backend.models import ARCHITECTURES, BACKBONES, ModelConfig, build_model  # noqa: E402
+from mrife.models import ARCHITECTURES, BACKBONES, ModelConfig, build_model  # noqa: E402
 
 
 def count(params) -> int:

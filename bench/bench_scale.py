@@ -27,7 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from backend.models import ModelConfig, build_model  # noqa: E402
+from mrife.models import ModelConfig, build_model  # noqa: E402
 
 
 def flops(arch: str, backbone: str, size: int = 512) -> tuple[float, float]:
@@ -50,7 +50,7 @@ def time_ranks(nproc: int, data: Path, steps: int, work: Path) -> float:
     out = work / f"ranks{nproc}.pt"
     env = dict(os.environ, OMP_NUM_THREADS="1", MRIFE_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-           f"--nproc-per-node={nproc}", "-m", "backend", "train", "--images",
+           f"--nproc-per-node={nproc}", "-m", "mrife", "train", "--images",
            str(data / "images"), "--masks", str(data / "masks"), "--arch", "deeplabv3plus",
            "--backbone", "resnet18", "--tile-size", "64", "--ground-resolution", "4",
            "--source-resolution", "0.5", "--epochs", "1", "--max-steps-per-epoch", str(steps),

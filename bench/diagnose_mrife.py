@@ -20,9 +20,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from backend.checkpoint import load_model  # noqa: E402
-from backend.config import DataSettings  # noqa: E402
-from backend.jobs import FolderData, evaluate_scenes, split_folder  # noqa: E402
+from mrife.checkpoint import load_model  # noqa: E402
+from mrife.config import DataSettings  # noqa: E402
+from mrife.jobs import FolderData, evaluate_scenes, split_folder  # noqa: E402
 
 
 def main() -> None:

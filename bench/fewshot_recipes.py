@@ -27,12 +27,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from bench_fewshot import partition, user_scenes  # noqa: E402
 
-from backend.checkpoint import load_model  # noqa: E402
-from backend.config import DataSettings, applicable  # noqa: E402
-from backend.data import load_folder_scenes  # noqa: E402
-from backend.jobs import evaluate_scenes, train_on_scenes  # noqa: E402
-from backend.models import arch_preset  # noqa: E402
-from backend.train import TrainConfig  # noqa: E402
+from mrife.checkpoint import load_model  # noqa: E402
+from mrife.config import DataSettings, applicable  # noqa: E402
+from mrife.data import load_folder_scenes  # noqa: E402
+from mrife.jobs import evaluate_scenes, train_on_scenes  # noqa: E402
+from mrife.models import arch_preset  # noqa: E402
+from mrife.train import TrainConfig  # noqa: E402
 
 TODAY_TRAIN = {"choose_threshold": False}
 RECIPES: dict[str, tuple[dict, dict]] = {   # name: (network changes, training changes)
@@ -64,7 +64,7 @@ def recipe(name: str) -> tuple[dict, dict]:
 
 
 def mrife_only(name: str) -> bool:
-    """A recipe only MRIFE can run: it changes MRIFE-only network settings (backend.config),
+    """A recipe only MRIFE can run: it changes MRIFE-only network settings (mrife.config),
     or starts from another (MRIFE) model file."""
     net, tr = recipe(name)
     return bool(net) and not applicable("deeplabv3plus", net) or "init_from" in tr

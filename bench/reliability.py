@@ -1,4 +1,4 @@
-"""Every bad input and fault of issue 14, run through ``python -m backend`` in fresh processes;
+"""Every bad input and fault of issue 14, run through ``python -m mrife`` in fresh processes;
 the table goes to docs/reliability.md (``make reliability``).
 
 For each case: the command, its exit code, the first line it printed on stderr, whether a
@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 from doc_block import write_block  # noqa: E402
 
-from backend.checkpoint import read_payload  # noqa: E402
-from backend.leftovers import DestinationLock  # noqa: E402
+from mrife.checkpoint import read_payload  # noqa: E402
+from mrife.leftovers import DestinationLock  # noqa: E402
 from tests import crafted  # noqa: E402
 
 gdal.UseExceptions()
@@ -43,7 +43,7 @@ TRAIN = ["--arch", "deeplabv3plus", "--backbone", "resnet18", "--tile-size", "12
 
 def cli(*args, timeout: float = 600) -> tuple[int, str, str, float]:
     t = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "backend", *map(str, args)], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "mrife", *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
     return done.returncode, done.stdout, done.stderr, time.monotonic() - t
 
@@ -221,7 +221,7 @@ def run_cases(work: Path) -> list[dict]:
 
 
 def _kill(args: list, ready_words=None, ready_file=None, timeout=300) -> int:
-    proc = subprocess.Popen([sys.executable, "-m", "backend", *map(str, args)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "mrife", *map(str, args)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seen: list[str] = []
     threading.Thread(target=lambda: seen.extend(proc.stdout), daemon=True).start()

@@ -30,13 +30,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from bench_fewshot import partition  # noqa: E402
 
-from backend.checkpoint import load_model, save_model  # noqa: E402
-from backend.compute import set_threads  # noqa: E402
-from backend.data import Scene, TileDataset, load_folder_scenes  # noqa: E402
-from backend.models.encoder import OUTPUT_STRIDE  # noqa: E402
-from backend.models.losses import reconstruction_loss  # noqa: E402
-from backend.models.mask import mask_blocks  # noqa: E402
-from backend.preprocess import fit_preprocessing  # noqa: E402
+from mrife.checkpoint import load_model, save_model  # noqa: E402
+from mrife.compute import set_threads  # noqa: E402
+from mrife.data import Scene, TileDataset, load_folder_scenes  # noqa: E402
+from mrife.models.encoder import OUTPUT_STRIDE  # noqa: E402
+from mrife.models.losses import reconstruction_loss  # noqa: E402
+from mrife.models.mask import mask_blocks  # noqa: E402
+from mrife.preprocess import fit_preprocessing  # noqa: E402
 
 
 def random_blocks(x: torch.Tensor, share: float, block: int, value: float,

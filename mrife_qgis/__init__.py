@@ -3,13 +3,13 @@
 QGIS calls :func:`classFactory`; it imports only the plugin class. torch is imported lazily
 (and only where needed), so QGIS starts even when torch is missing or broken.
 
-Importing this package puts the plugin's ``backend`` package on ``sys.path`` (``paths.
-use_backend``); the plugin then imports it as ``from backend import ...``.
+Importing this package puts the plugin's ``mrife`` package on ``sys.path`` (``paths.
+use_library``); the plugin then imports it as ``from mrife import ...``.
 """
 
-from .paths import use_backend
+from .paths import use_library
 
-use_backend()
+use_library()
 
 
 def classFactory(iface):  # noqa: N802 (QGIS's name)

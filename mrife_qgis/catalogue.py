@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -35,7 +36,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QUrl
 from qgis.PyQt.QtNetwork import QNetworkRequest
 
-from backend.digest import sha256_hex
+from mrife.digest import sha256_hex
 
 from .paths import resources_dir
 
@@ -49,7 +50,7 @@ class CatalogueError(ValueError):
     """A model cannot be had; the message says why and what to do."""
 
 
-class Cancelled(Exception):  # noqa: N818 (as backend.inference.Cancelled)
+class Cancelled(Exception):  # noqa: N818 (as mrife.inference.Cancelled)
     """The user cancelled the download; nothing is left in the cache."""
 
 
@@ -208,8 +209,55 @@ def _fetch(source: str, target: Path, entry: CatalogueModel, feedback, log) -> N
     os.replace(part, target)
 
 
+SLACK = 64 * 2**10        # bytes a reply may exceed what was asked before it is cut off
+REQUEST_TIMEOUT_S = 180   # one request (at most CHUNK bytes) must end within this: no trickle
+
+
+def _get(url: str, first: int | None, last: int, feedback) -> tuple[int, bytes]:
+    """(HTTP status, body) of one GET of bytes ``first..last`` (``first`` None: the whole file,
+    for servers without range support). The reply is aborted as soon as it carries more than
+    was asked (plus ``SLACK``) or takes longer than ``REQUEST_TIMEOUT_S``, so neither an
+    oversized reply nor an endless trickle can fill memory or hang the user."""
+    request = QNetworkRequest(QUrl(url))
+    if first is not None:
+        request.setRawHeader(b"Range", f"bytes={first}-{last}".encode())
+    cap = last + 1 - (first or 0) + SLACK
+    blocking = QgsBlockingNetworkRequest()
+    started, why = time.monotonic(), []
+
+    def watch(received: int, _total: int) -> None:
+        if why:
+            return
+        if received > cap:
+            why.append(f"the server sent more than the {cap - SLACK} bytes asked")
+        elif time.monotonic() - started > REQUEST_TIMEOUT_S:
+            why.append(f"the server is too slow (a {cap - SLACK} byte request took more than "
+                       f"{REQUEST_TIMEOUT_S} s)")
+        if why:
+            blocking.abort()
+
+    blocking.downloadProgress.connect(watch)
+    err = blocking.get(request, True, feedback)
+    if why:
+        raise CatalogueError(why[0])
+    if feedback is not None and feedback.isCanceled():
+        raise Cancelled()
+    reply = blocking.reply()
+    status = reply.attribute(QNetworkRequest.Attribute.HttpStatusCodeAttribute)
+    if first is not None and status == 200:
+        return 200, b""                   # QGIS refuses a 200 to a range request: ask again
+    if err != QgsBlockingNetworkRequest.ErrorCode.NoError or status not in (200, 206):
+        detail = f"HTTP {status}" if status else blocking.errorMessage()
+        raise CatalogueError(detail or "no answer")
+    data = bytes(reply.content())
+    if len(data) > cap:
+        raise CatalogueError(f"the server sent more than the {cap - SLACK} bytes asked")
+    return status, data
+
+
 def _download(url: str, part: Path, size: int, feedback, log) -> None:
-    """Range requests of CHUNK bytes appended to ``part`` (resumed from its length)."""
+    """Range requests of CHUNK bytes appended to ``part`` (resumed from its length); a server
+    without range support (a plain static file server) sends the whole file in one reply."""
     have = part.stat().st_size if part.exists() else 0
     if have > size:
         part.unlink()
@@ -220,23 +268,13 @@ def _download(url: str, part: Path, size: int, feedback, log) -> None:
         while have < size:
             if feedback is not None and feedback.isCanceled():
                 raise Cancelled()
-            end = min(have + CHUNK, size) - 1
-            request = QNetworkRequest(QUrl(url))
-            request.setRawHeader(b"Range", f"bytes={have}-{end}".encode())
-            blocking = QgsBlockingNetworkRequest()
-            err = blocking.get(request, True, feedback)
-            if feedback is not None and feedback.isCanceled():
-                raise Cancelled()
-            reply = blocking.reply()
-            status = reply.attribute(QNetworkRequest.Attribute.HttpStatusCodeAttribute)
-            if err != QgsBlockingNetworkRequest.ErrorCode.NoError or status not in (200, 206):
-                detail = f"HTTP {status}" if status else blocking.errorMessage()
-                raise CatalogueError(detail or "no answer")
-            data = bytes(reply.content())
-            if status == 200:                  # the server ignored the range: whole file
+            status, data = _get(url, have, min(have + CHUNK, size) - 1, feedback)
+            if status == 200:                  # the server ignores ranges: the whole file
+                if log:
+                    log("the server does not send parts of files: downloading it whole")
+                _status, data = _get(url, None, size - 1, feedback)
                 out.seek(0)
                 out.truncate()
-                data = data[:size]
                 have = 0
             if not data:
                 raise CatalogueError("the server sent no data")

@@ -28,8 +28,8 @@ from .log import duration
 from .paths import resources_dir
 
 if TYPE_CHECKING:
-    from backend.checkpoint import LoadedModel
-    from backend.detect import DetectOptions, DetectPlan
+    from mrife.checkpoint import LoadedModel
+    from mrife.detect import DetectOptions, DetectPlan
 
 GROUP = "MRIFE detections"
 MAX_EXPORT_PX = 20_000     # web layers are fetched at most this many pixels on a side
@@ -53,7 +53,7 @@ def default_model_or_download(feedback=None) -> Path:
     entry = catalogue.default_entry()
     if entry is None:
         raise ValueError(tr("no model given and the catalogue lists none; choose a model file "
-                            "(.pt) trained with the plugin or `python -m backend train`"))
+                            "(.pt) trained with the plugin or `python -m mrife train`"))
     try:
         return catalogue.ensure(entry, feedback, feedback.pushInfo if feedback else None)
     except catalogue.Cancelled as exc:
@@ -140,7 +140,7 @@ def prepare(
     """Model (unless ``loaded``), raster file, options, plan and estimate for a request (main
     thread: it reads the layer). Raises ValueError (or the backend's errors) with a message for
     the user."""
-    from backend import checkpoint, detect, devices
+    from mrife import checkpoint, detect, devices
 
     loaded = loaded or checkpoint.load_model(model_file(req))
     layer, extent = req.layer, req.extent

@@ -94,7 +94,7 @@ def training_inputs(
 ) -> TrainingInputs:
     """Split the label layer by class (a layer without ``class`` is all landslides), reproject
     to ``crs`` (the raster's), repair invalid geometries, and write landslides and the mapped
-    area (mapped-area polygons plus 'not landslide' polygons) as GeoPackages for the backend.
+    area (mapped-area polygons plus 'not landslide' polygons) as GeoPackages for the mrife.
     ValueError, naming the layer and the fix, for too few landslides."""
     workdir = Path(workdir)
     messages = []

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from qgis.core import Qgis, QgsMessageLog
 
-from backend import errors
+from mrife import errors
 
 from .i18n import tr
 

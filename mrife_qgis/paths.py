@@ -1,7 +1,9 @@
 """Where the plugin's parts live, in the source tree and in the packaged plugin.
 
-Packaged (``make package``), ``backend/``, ``resources/`` and ``metadata.txt`` sit inside the
-plugin folder. In the source tree they sit beside ``mrife_qgis/``.
+Packaged (``make package``), ``resources/`` and ``metadata.txt`` sit inside the plugin folder and
+the library sits in ``lib/mrife/`` (``lib/`` holds nothing else, so putting it on ``sys.path``
+adds exactly one top-level name, ``mrife``). In the source tree they sit beside
+``mrife_qgis/``.
 """
 
 from __future__ import annotations
@@ -27,19 +29,22 @@ def metadata_path() -> Path:
     return _first_existing("metadata.txt")
 
 
-def backend_root() -> Path:
-    """The folder that holds ``backend/``: the plugin folder when packaged, else the source
-    tree."""
-    return PLUGIN_DIR if (PLUGIN_DIR / "backend").is_dir() else PLUGIN_DIR.parent
+def library_root() -> Path:
+    """The folder that holds the library ``mrife/``: ``lib/`` inside the packaged plugin, else the
+    source tree."""
+    lib = PLUGIN_DIR / "lib"
+    return lib if (lib / "mrife").is_dir() else PLUGIN_DIR.parent
 
 
-def use_backend() -> None:
-    """Make ``import backend`` find this plugin's backend (once, when the plugin package is
-    imported): its folder goes first on ``sys.path``. Triton is kept out of QGIS's process
-    before torch can be imported (``deps.keep_triton_out``)."""
+def use_library() -> None:
+    """Make ``import mrife`` find this plugin's library (once, when the plugin package is
+    imported). Only the folder holding ``mrife`` goes on ``sys.path``, never the plugin folder
+    itself, so none of the plugin's own modules (``processing``, ``settings``, ``log``, ...)
+    becomes a top-level module of QGIS's shared interpreter. Triton is kept out of QGIS's
+    process before torch can be imported (``deps.keep_triton_out``)."""
     from .deps import keep_triton_out
 
     keep_triton_out()
-    root = str(backend_root())
+    root = str(library_root())
     if root not in sys.path:
         sys.path.insert(0, root)

@@ -11,18 +11,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from backend import devices, errors
-from backend.config import ARCHITECTURES, BACKBONES, DataSettings, ModelConfig, finetune_config
-from backend.events import Epoch, Plan
+from mrife import devices, errors
+from mrife.config import ARCHITECTURES, BACKBONES, DataSettings, ModelConfig, finetune_config
+from mrife.events import Epoch, Plan
 
 from .i18n import tr
 from .label_inputs import TrainingInputs, training_inputs
 
 if TYPE_CHECKING:
-    from backend.train import TrainConfig
+    from mrife.train import TrainConfig
 from .log import duration
 
-# the networks and backbones the backend builds (backend.config needs no torch); the plugin
+# the networks and backbones the library builds (mrife.config needs no torch); the plugin
 # lists MRIFE first, with display names
 _LABELS = {"mrife": "MRIFE", "icssn": "ICSSN", "deeplabv3plus": "DeepLabv3+"}
 ARCHS = sorted(ARCHITECTURES, key=list(_LABELS).index)
@@ -94,7 +94,7 @@ class TrainRequest:
     device: str = ""  # "": the panel's choice
     resume: bool = False
     max_steps_per_epoch: int | None = None
-    precision: str = "auto"  # backend.compute.PRECISIONS
+    precision: str = "auto"  # mrife.compute.PRECISIONS
     test_share: float = 0.0  # blocks held out as test (training : validation 8 : 2)
 
 
@@ -115,7 +115,7 @@ class PreparedTraining:
 
     @property
     def resume_file(self) -> Path:
-        from backend.train import resume_path_for
+        from mrife.train import resume_path_for
 
         return resume_path_for(self.request.out)
 
@@ -141,8 +141,8 @@ def label_inputs(layers, labels, area, workdir: Path) -> tuple[list[Path], Train
 def prepare(req: TrainRequest, workdir: Path) -> PreparedTraining:
     """Check the request and write the label files into ``workdir``; ValueError if it cannot
     run."""
-    from backend import checkpoint, models
-    from backend import train as train_mod
+    from mrife import checkpoint, models
+    from mrife import train as train_mod
 
     from .detection import default_model
     from .settings import PluginSettings
@@ -244,7 +244,7 @@ class TrainFailedError(ValueError):
 def run(prep: PreparedTraining, *, log, progress, should_stop):
     """Train (any thread). Returns the backend's TrainResult; TrainFailedError with a message for
     bad data, a diverging run or a failed write (the last good files are intact)."""
-    from backend import jobs
+    from mrife import jobs
 
     req = prep.request
     name = req.rasters[0].name()

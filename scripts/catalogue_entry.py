@@ -14,8 +14,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from backend.checkpoint import read_payload  # noqa: E402
-from backend.digest import sha256_hex  # noqa: E402
+from mrife.checkpoint import read_payload  # noqa: E402
+from mrife.digest import sha256_hex  # noqa: E402
 
 CATALOGUE = ROOT / "resources" / "models" / "catalogue.json"
 SICHUAN = ("Sichuan aerial landslide scenes (Zeng Chao, Cao Zhenyu, Su Fenghuan et al., Science "

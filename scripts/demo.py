@@ -177,7 +177,7 @@ def main() -> int:
     import processing
     from qgis.core import Qgis, QgsProject, QgsRasterLayer, QgsVectorLayer
 
-    from backend.geodata import polygon_metrics
+    from mrife.geodata import polygon_metrics
     from mrife_qgis.detection import style
 
     project = QgsProject.instance()

@@ -2,7 +2,7 @@
 # `make model`: train the bundled MRIFE and, the same way, the DeepLabv3+ baseline it is compared
 # with, on the Sichuan scenes minus the test split (which holds the sample's four scenes); evaluate
 # both on the test scenes; ship MRIFE with int8 weights in resources/models/; write
-# docs/bundled-model.md. Every step is the project's own command line (python -m backend ...).
+# docs/bundled-model.md. Every step is the project's own command line (python -m mrife ...).
 # Config (CPU-sized; change here and re-run): resnet18, 128 px tiles at 2 m/px, 30 epochs, the
 # decision threshold chosen on validation (the recipe docs/recipes-fewshot.md kept).
 set -euo pipefail
@@ -30,10 +30,10 @@ for arch in mrife deeplabv3plus; do
     SECONDS_FOR[$arch]=$($PY -c "import json; print(round(json.load(open('$bench.done.json'))['train_s']))")
     echo "$arch: taken from $bench.pt (make bench-accuracy, same configuration)"
   else
-    $PY -m backend train --preset "$preset" "${COMMON[@]}" --out "$WORK/$arch.pt" --quiet
+    $PY -m mrife train --preset "$preset" "${COMMON[@]}" --out "$WORK/$arch.pt" --quiet
     SECONDS_FOR[$arch]=$(( $(date +%s) - t ))
   fi
-  $PY -m backend evaluate --model "$WORK/$arch.pt" "${EVAL[@]}" --json "$WORK/$arch-test.json" \
+  $PY -m mrife evaluate --model "$WORK/$arch.pt" "${EVAL[@]}" --json "$WORK/$arch-test.json" \
     > /dev/null
 done
 # the sample's scenes must not have been seen in training or validation
@@ -46,9 +46,9 @@ seen = set(split["train"]) | set(split["val"])
 assert not seen & set(scenes()), f"sample scenes used in training: {seen & set(scenes())}"
 print("sample scenes", scenes(), "are in the test split only")
 PYEOF
-$PY -m backend export-model --model "$WORK/mrife.pt" --out "$SHIP" --precision int8 \
+$PY -m mrife export-model --model "$WORK/mrife.pt" --out "$SHIP" --precision int8 \
   --name "MRIFE resnet18, Sichuan (bundled)" --test-metrics "$WORK/mrife-test.json"
-$PY -m backend evaluate --model "$SHIP" "${EVAL[@]}" --json "$WORK/shipped-test.json" > /dev/null
+$PY -m mrife evaluate --model "$SHIP" "${EVAL[@]}" --json "$WORK/shipped-test.json" > /dev/null
 $PY scripts/catalogue_entry.py "$SHIP" --default     # size, sha256, metrics in the catalogue
 $PY scripts/model_report.py --work "$WORK" --ship "$SHIP" \
   --train-seconds "${SECONDS_FOR[mrife]}" "${SECONDS_FOR[deeplabv3plus]}" \

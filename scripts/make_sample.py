@@ -5,7 +5,7 @@
 - ``sichuan_sample_landslides.gpkg``: their labelled landslide outlines (layer ``landslides``);
 - ``ATTRIBUTION.txt``: the licence's attribution and what is synthetic.
 
-The four scenes are in the test part of the 6:2:2 scene split with seed 0 (backend.data.
+The four scenes are in the test part of the 6:2:2 scene split with seed 0 (mrife.data.
 split_scenes), so the bundled model, trained on the train part, never saw them.
 
 The georeference is SYNTHETIC: the crops carry none. The mosaic is placed in WGS 84 / UTM zone
@@ -25,7 +25,7 @@ from osgeo import gdal, ogr, osr
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from backend.data import split_scenes  # noqa: E402
+from mrife.data import split_scenes  # noqa: E402
 
 gdal.UseExceptions()
 DATA = ROOT.parent / "shared" / "data" / "sichuan"

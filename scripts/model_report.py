@@ -12,8 +12,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from backend.checkpoint import read_payload  # noqa: E402
-from backend.devices import resolve_device  # noqa: E402
+from mrife.checkpoint import read_payload  # noqa: E402
+from mrife.devices import resolve_device  # noqa: E402
 
 KEYS = ("iou_landslide", "f1", "precision", "recall", "pa", "miou", "object_accuracy")
 
@@ -42,7 +42,7 @@ def main() -> None:
         "# The bundled model", "",
         f"`{args.ship.relative_to(ROOT) if args.ship.is_absolute() else args.ship}`: "
         "MRIFE, resnet18 backbone, trained on real Sichuan aerial scenes. Made by "
-        f"`{args.command}` (scripts/make_model.sh: `python -m backend train`, `evaluate`, "
+        f"`{args.command}` (scripts/make_model.sh: `python -m mrife train`, `evaluate`, "
         "`export-model`); this page is written by that run.", "",
         f"- Device: {device}; torch {torch.__version__}.",
         f"- Data: ../shared/data/sichuan, split by scene 6:2:2 with seed 0: "

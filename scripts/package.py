@@ -1,10 +1,12 @@
 """Build dist/mrife_qgis-<version>.zip for QGIS's "Install from ZIP" and the official plugin
 repository (plugins.qgis.org).
 
-One top folder, ``mrife_qgis/``, holding the plugin, ``backend/``, ``resources/`` (without model
-files: models come from the catalogue, ``resources/models/catalogue.json``), ``metadata.txt`` and
-the licence; no tests, caches or venv. The build is refused when the ZIP breaks a rule of the
-repository as its documentation states them (PyQGIS cookbook, "Releasing your plugin", and the
+One top folder, ``mrife_qgis/``, holding the plugin, the library in ``lib/mrife/`` (``lib/``
+holds nothing else: it is the only folder the plugin puts on ``sys.path``), ``resources/``
+(without model files: models come from the catalogue, ``resources/models/catalogue.json``),
+``metadata.txt`` and the licence; no tests, caches or venv. The build is refused when the ZIP
+breaks a rule of the repository as its documentation states them (PyQGIS cookbook, "Releasing
+your plugin", and the
 repository's upload validator): at most 25 MB; one top folder that is a valid Python package
 name; metadata.txt with name, qgisMinimumVersion, description, about, version, author, email and
 repository; no compiled Python, ``__MACOSX`` or hidden folders; the icon it names present.
@@ -49,11 +51,11 @@ def build(out_dir: Path) -> Path:
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in _files(ROOT / PLUGIN):
             zf.write(path, f"{PLUGIN}/{path.relative_to(ROOT / PLUGIN)}")
-        for sub in ("backend", "resources"):
+        for sub, inside in (("mrife", "lib/mrife"), ("resources", "resources")):
             for path in _files(ROOT / sub):
                 if path.suffix in MODEL_SUFFIXES:
                     continue
-                zf.write(path, f"{PLUGIN}/{path.relative_to(ROOT)}")
+                zf.write(path, f"{PLUGIN}/{inside}/{path.relative_to(ROOT / sub)}")
         for name in ("metadata.txt", "LICENSE", "README.md"):
             zf.write(ROOT / name, f"{PLUGIN}/{name}")
     problems = check(tmp)

@@ -1,5 +1,5 @@
 """Shared test fixtures. The QGIS ones (qgis_app, qgis_iface, qgis_new_project, qgis_processing)
-come from pytest-qgis; the repository root is put on sys.path so ``backend`` imports."""
+come from pytest-qgis; the repository root is put on sys.path so ``mrife`` imports."""
 
 from __future__ import annotations
 
@@ -81,11 +81,11 @@ def geo_scene(sichuan_dir, tmp_path_factory) -> dict:
 def train_scene_model(sichuan: Path, out: Path, epochs: int = 12) -> Path:
     """A DeepLabv3+ (resnet18) trained on the scene itself at 2 m/px, 128 px tiles: it has
     learned that scene (confident, mostly right), which is what detection tests need."""
-    from backend.config import DataSettings
-    from backend.data import load_folder_scenes
-    from backend.jobs import train_on_scenes
-    from backend.models import preset
-    from backend.train import TrainConfig
+    from mrife.config import DataSettings
+    from mrife.data import load_folder_scenes
+    from mrife.jobs import train_on_scenes
+    from mrife.models import preset
+    from mrife.train import TrainConfig
 
     scenes = [s for s in load_folder_scenes(sichuan / "images", sichuan / "masks", 0.25)
               if s.name.endswith(SCENE)]

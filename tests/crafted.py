@@ -55,7 +55,7 @@ def as_resume(path: Path, sentinel: Path, model: Path) -> Path:
 
 def missing_keys(path: Path, model: Path, *drop: str) -> Path:
     """A model file with the format tag but without ``drop`` (e.g. "state_dict")."""
-    from backend.checkpoint import read_payload
+    from mrife.checkpoint import read_payload
 
     data = read_payload(model)
     for key in drop:

@@ -16,12 +16,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from backend import distributed  # noqa: E402
-from backend.config import DataSettings  # noqa: E402
-from backend.events import Step  # noqa: E402
-from backend.jobs import FolderData, train_on_folder  # noqa: E402
-from backend.models import ModelConfig  # noqa: E402
-from backend.train import TrainConfig  # noqa: E402
+from mrife import distributed  # noqa: E402
+from mrife.config import DataSettings  # noqa: E402
+from mrife.events import Step  # noqa: E402
+from mrife.jobs import FolderData, train_on_folder  # noqa: E402
+from mrife.models import ModelConfig  # noqa: E402
+from mrife.train import TrainConfig  # noqa: E402
 
 SETTINGS = DataSettings(tile_size=64, ground_resolution=4.0)
 

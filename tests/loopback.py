@@ -1,11 +1,12 @@
 """A real HTTP server on 127.0.0.1 for the download tests: serves a folder with byte ranges
 (RFC 7233, as release downloads do), and can be told to break: cut a transfer after some bytes,
-answer 404, or ignore ranges."""
+answer 404, ignore ranges, send more than a range asked for, or trickle bytes slowly."""
 
 from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -29,6 +30,8 @@ class _Handler(BaseHTTPRequestHandler):
             a, _, b = rng[len("bytes="):].partition("-")
             start, end = int(a), min(int(b) if b else len(data) - 1, len(data) - 1)
         body = data[start:end + 1]
+        if partial and srv.extra:
+            body += bytes(srv.extra)            # far more than the range asked for
         self.send_response(206 if partial else 200)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Accept-Ranges", "bytes")
@@ -42,6 +45,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.connection.shutdown(2)
             return
+        if srv.trickle:
+            for i in range(len(body)):          # one byte at a time, slowly, for ever
+                self.wfile.write(body[i:i + 1])
+                self.wfile.flush()
+                time.sleep(srv.trickle)
+                if srv.stopped:
+                    return
+            return
         self.wfile.write(body)
 
 
@@ -53,6 +64,9 @@ class ModelServer:
         self.status = 200
         self.ranges = True
         self.cut_at: int | None = None
+        self.extra = 0                          # bytes added to every 206 reply
+        self.trickle = 0.0                      # seconds between bytes (0: at once)
+        self.stopped = False
         self.requests: list[tuple[str, str | None]] = []
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.owner = self
@@ -67,6 +81,7 @@ class ModelServer:
         return self
 
     def stop(self) -> None:
+        self.stopped = True
         with contextlib.suppress(Exception):
             self._httpd.shutdown()
             self._httpd.server_close()

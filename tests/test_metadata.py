@@ -47,6 +47,6 @@ def test_versions_consistent_with_running_qgis():
 
 
 def test_backend_version_matches_metadata():
-    import backend
+    import mrife
 
-    assert backend.__version__ == _meta()["version"]
+    assert mrife.__version__ == _meta()["version"]

@@ -1,12 +1,12 @@
 """The shape docs/architecture.md describes: modules a reader can hold in mind, and one plain
-import seam between the plugin and the backend."""
+import seam between the plugin and the mrife."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = sorted(p for d in ("backend", "mrife_qgis") for p in (ROOT / d).rglob("*.py"))
+SOURCES = sorted(p for d in ("mrife", "mrife_qgis") for p in (ROOT / d).rglob("*.py"))
 
 
 def test_no_module_over_400_lines():
@@ -20,5 +20,5 @@ def test_the_plugin_imports_the_backend_plainly():
     offenders = [str(p.relative_to(ROOT)) for p in SOURCES
                  if "backend_module(" in p.read_text()
                  or ("import_module(" in p.read_text() and p.parts[-2] != "installer"
-                     and "backend" in p.read_text().split("import_module(")[1][:40])]
+                     and "mrife" in p.read_text().split("import_module(")[1][:40])]
     assert offenders == []

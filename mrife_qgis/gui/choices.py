@@ -9,7 +9,7 @@ from ..i18n import tr
 
 
 def precision_labels() -> dict[str, str]:
-    """{key of ``backend.compute.PRECISIONS``: label in the user's language}."""
+    """{key of ``mrife.compute.PRECISIONS``: label in the user's language}."""
     return {
         "auto": tr("auto (fastest accurate setting for the device)"),
         "float32": tr("float32 (no reduced precision)"),
@@ -19,7 +19,7 @@ def precision_labels() -> dict[str, str]:
 
 
 def precision_combo() -> QComboBox:
-    """Precision choice, keyed by item data (``backend.compute.PRECISIONS``)."""
+    """Precision choice, keyed by item data (``mrife.compute.PRECISIONS``)."""
     combo = QComboBox()
     for key, label in precision_labels().items():
         combo.addItem(label, key)

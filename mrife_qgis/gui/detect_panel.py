@@ -36,7 +36,7 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from backend import errors
+from mrife import errors
 
 from .. import catalogue, detection
 from ..deps import check_deps
@@ -196,7 +196,7 @@ class DetectPanel(QWidget):
         if not check_deps().ok:
             self.modelInfo.setText("")
             return
-        from backend.checkpoint import read_payload
+        from mrife.checkpoint import read_payload
 
         try:
             meta = read_payload(path)

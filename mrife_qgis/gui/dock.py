@@ -7,7 +7,7 @@ from pathlib import Path
 from qgis.core import Qgis
 from qgis.PyQt import uic
 
-from backend import devices
+from mrife import devices
 
 from ..deps import check_deps
 from ..i18n import tr

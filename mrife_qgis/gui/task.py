@@ -9,7 +9,7 @@ from pathlib import Path
 from qgis.core import QgsTask
 from qgis.PyQt.QtCore import pyqtSignal
 
-from backend import events
+from mrife import events
 
 from .. import training
 from ..log import user_error
@@ -47,7 +47,7 @@ class PanelTask(QgsTask):
 
 
 class DetectTask(PanelTask):
-    """Runs ``backend.detect.detect`` off the main thread. Results are read in ``finished``."""
+    """Runs ``mrife.detect.detect`` off the main thread. Results are read in ``finished``."""
 
     def __init__(self, description: str, kwargs: dict, workdir: Path):
         super().__init__(description, workdir)
@@ -55,8 +55,8 @@ class DetectTask(PanelTask):
         self.cancelled = False
 
     def work(self) -> bool:
-        from backend.detect import detect
-        from backend.inference import Cancelled
+        from mrife.detect import detect
+        from mrife.inference import Cancelled
 
         try:
             self.result = detect(

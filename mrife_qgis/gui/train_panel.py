@@ -32,7 +32,7 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from backend import events
+from mrife import events
 
 from .. import catalogue, training
 from ..deps import check_deps

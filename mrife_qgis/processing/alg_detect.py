@@ -202,7 +202,7 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
         status = check_deps()
         if not status.ok:
             raise QgsProcessingException(status.message())
-        from backend import checkpoint, detect, inference
+        from mrife import checkpoint, detect, inference
 
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         if layer is None:

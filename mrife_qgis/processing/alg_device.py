@@ -9,7 +9,7 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from backend import devices
+from mrife import devices
 
 from ..deps import check_deps
 from ..i18n import tr

@@ -100,10 +100,10 @@ class EvaluateAlgorithm(QgsProcessingAlgorithm):
                 raster = training.raster_paths([layer])[0]
             except ValueError as exc:
                 raise QgsProcessingException(str(exc)) from exc
-            from backend import detect
-            from backend.checkpoint import load_model
-            from backend.geodata import polygon_metrics
-            from backend.inference import Cancelled
+            from mrife import detect
+            from mrife.checkpoint import load_model
+            from mrife.geodata import polygon_metrics
+            from mrife.inference import Cancelled
 
             found = work / "found.gpkg"
             try:

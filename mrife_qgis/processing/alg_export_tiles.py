@@ -13,7 +13,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
 )
 
-from backend import errors
+from mrife import errors
 
 from ..i18n import tr
 from .errors import processing_error
@@ -65,9 +65,9 @@ class ExportTilesAlgorithm(LabelledAlgorithm):
             layers, rasters, inputs = self._label_inputs(parameters, context, feedback, work)
             tile = self.parameterAsInt(parameters, self.TILE, context)
             res = self.parameterAsDouble(parameters, self.RES, context) or None
-            from backend.config import DataSettings
-            from backend.export import export_tiles
-            from backend.jobs import load_rasters
+            from mrife.config import DataSettings
+            from mrife.export import export_tiles
+            from mrife.jobs import load_rasters
 
             try:
                 data = DataSettings(tile_size=tile, ground_resolution=res)

@@ -19,7 +19,7 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from backend import events
+from mrife import events
 
 from .. import training
 from ..deps import check_deps

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from qgis.core import QgsProcessingException
 
-from backend import errors
+from mrife import errors
 
 
 def processing_error(exc: BaseException, prefix: str = "") -> QgsProcessingException:

@@ -9,7 +9,7 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from backend import compute
+from mrife import compute
 
 from ..i18n import tr
 
@@ -18,12 +18,12 @@ LABELS, AREA = "LABELS", "MAPPED_AREA"
 
 
 def precisions() -> tuple[str, ...]:
-    """auto, float32, bfloat16, float16 (``backend.compute``; importing it needs no torch)."""
+    """auto, float32, bfloat16, float16 (``mrife.compute``; importing it needs no torch)."""
     return compute.PRECISIONS
 
 
 def large_plan_tiles() -> int:
-    """Detection plans above this many tiles need ALLOW_LARGE (``backend.compute``)."""
+    """Detection plans above this many tiles need ALLOW_LARGE (``mrife.compute``)."""
     return compute.LARGE_PLAN_TILES
 
 

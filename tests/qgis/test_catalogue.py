@@ -51,6 +51,38 @@ def test_download_verify_and_reuse(served):
     assert catalogue.ensure(entry) == path and srv.requests == []   # no second download
 
 
+def test_server_without_range_support_sends_the_whole_file(served):
+    """A plain static file server answers a range request with 200 and the whole file (QGIS's
+    request then reports an error); the download asks again without a range (issue 31)."""
+    srv, entry, cache, data = served
+    srv.ranges = False
+    path = catalogue.ensure(entry)
+    assert path.read_bytes() == data
+    assert [r for _, r in srv.requests] == ["bytes=0-4194303", None]
+
+
+def test_oversized_range_reply_is_cut_off(served):
+    """A 206 reply far larger than the range asked for is aborted once it passes what was asked
+    (plus 64 KiB), not buffered whole; nothing is kept."""
+    srv, entry, cache, data = served
+    srv.extra = 64 * 2**20
+    with pytest.raises(catalogue.CatalogueError, match="more than the 4194304 bytes asked"):
+        catalogue.ensure(entry)
+    assert not (cache / "m.pt").exists()
+
+
+def test_endless_trickle_times_out(served, monkeypatch):
+    """A server that sends a byte now and then never hangs the download: each request has an
+    overall time limit."""
+    srv, entry, cache, data = served
+    srv.trickle = 0.05
+    monkeypatch.setattr(catalogue, "REQUEST_TIMEOUT_S", 1.0)
+    t = time.monotonic()
+    with pytest.raises(catalogue.CatalogueError, match="too slow"):
+        catalogue.ensure(entry)
+    assert time.monotonic() - t < 15
+
+
 def test_interrupted_download_resumes_where_it_stopped(served):
     srv, entry, cache, data = served
     srv.cut_at = 5 * 2**20                         # the connection drops inside the 2nd range

@@ -24,7 +24,7 @@ class Feedback(QgsProcessingFeedback):
 
 
 def test_detect_algorithm_precision_parameter(plugin, scene_model, geo_scene, tmp_path):
-    from backend.compute import PRECISIONS, choose
+    from mrife.compute import PRECISIONS, choose
 
     project = QgsProject.instance()
     project.setCrs(QgsCoordinateReferenceSystem("EPSG:32648"))

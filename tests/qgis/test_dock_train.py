@@ -14,7 +14,7 @@ import torch
 from qgis.core import QgsProcessingException, QgsProject, QgsVectorLayer
 from qgis.PyQt.QtCore import QCoreApplication
 
-from backend.events import Epoch, Step
+from mrife.events import Epoch, Step
 from mrife_qgis import labels as lab
 from mrife_qgis.gui.choices import select
 
@@ -228,7 +228,7 @@ def test_disk_full_during_training_keeps_the_last_good_checkpoint(
         run("mrife:train", params)
     monkeypatch.setattr(torch, "save", real_save)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".full")) == []
-    from backend.checkpoint import load_model, read_payload
+    from mrife.checkpoint import load_model, read_payload
 
     assert load_model(out).model is not None
     state = read_payload(out.with_suffix(".resume.pt"))["resume"]

@@ -291,10 +291,10 @@ def test_train_algorithm_refuses_a_tile_size_the_networks_cannot_take(sample_lay
 def test_fine_tuning_mrife_fuses_the_teachers_features_as_inference_does(
         sample_layer, label_layer, tmp_path):
     """The Train tab and mrife:train fine-tune the bundled MRIFE with its own settings but one
-    (backend.config.FINETUNE_SETTINGS, chosen on dev scenes); from scratch the paper's
+    (mrife.config.FINETUNE_SETTINGS, chosen on dev scenes); from scratch the paper's
     training fusion stays."""
-    from backend.checkpoint import read_payload
-    from backend.config import ModelConfig
+    from mrife.checkpoint import read_payload
+    from mrife.config import ModelConfig
     from mrife_qgis.detection import default_model
     from mrife_qgis.training import TrainRequest, prepare
 
