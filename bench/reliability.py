@@ -1,4 +1,5 @@
-"""Every bad input and fault of issue 14, run through ``python -m mrife`` in fresh processes;
+"""Every bad input and fault of issues 14 and 31 (the latter in reliability_hostile.py), run
+through ``python -m mrife`` in fresh processes;
 the table goes to docs/reliability.md (``make reliability``).
 
 For each case: the command, its exit code, the first line it printed on stderr, whether a
@@ -27,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from doc_block import write_block  # noqa: E402
+from reliability_hostile import add_cases, signal_rows  # noqa: E402
 
 from mrife.checkpoint import read_payload  # noqa: E402
 from mrife.leftovers import DestinationLock  # noqa: E402
@@ -41,10 +43,16 @@ TRAIN = ["--arch", "deeplabv3plus", "--backbone", "resnet18", "--tile-size", "12
          "--batch-size", "2", "--device", "cpu", "--quiet"]
 
 
-def cli(*args, timeout: float = 600) -> tuple[int, str, str, float]:
+HANG_S = 300      # a case still running after this is a hang
+
+
+def cli(*args, timeout: float = HANG_S) -> tuple[int | str, str, str, float]:
     t = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "mrife", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+    try:
+        done = subprocess.run([sys.executable, "-m", "mrife", *map(str, args)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        return "hang", str(exc.stdout or ""), str(exc.stderr or ""), time.monotonic() - t
     return done.returncode, done.stdout, done.stderr, time.monotonic() - t
 
 
@@ -75,7 +83,10 @@ def run_cases(work: Path) -> list[dict]:
         before = set(allowed)
         argv = [a(folder) if callable(a) else a for a in args]
         rc, out, err, secs = cli(*argv)
-        extra = check(folder, rc, out, err) if check else ""
+        extra = check(folder, rc, out, err) if check and rc != "hang" else ""
+        right = True
+        if isinstance(extra, tuple):             # (what it shows, whether it is right)
+            extra, right = extra
         left = garbage(folder, before | ({"o.gpkg", "p.tif", "p.qml"} if expect_ok else set()))
         ran = bool(sentinel and (folder / sentinel).exists())
         rows.append({"case": name, "command": " ".join(str(a).replace(str(folder), "D")
@@ -84,7 +95,8 @@ def run_cases(work: Path) -> list[dict]:
                      "rc": rc, "message": (err.strip().splitlines() or [out.strip()[-120:]])[0]
                      if rc else (extra or out.strip().splitlines()[-1] if out.strip() else ""),
                      "traceback": "Traceback" in err, "ran": ran, "left": left, "secs": secs,
-                     "clear": (rc == 0) == expect_ok and "Traceback" not in err
+                     "wrong": expect_ok and rc == 0 and not right,
+                     "clear": (rc == 0) == expect_ok and "Traceback" not in err and right
                      and (rc == 0 or (err.startswith("error: ") and err.count("\n") == 1))})
 
     def evil(kind):
@@ -216,6 +228,8 @@ def run_cases(work: Path) -> list[dict]:
                                       ROOT.parent / "shared" / "data" / "sichuan" / "images" /
                                       "Landslide011.png", f / "x.png") and f / "x.png",
                                   "--out", lambda f: f / "o.gpkg"], allowed={"x.png"})
+    add_cases(case, work)
+    rows += signal_rows(work, cli)
     rows += kill_cases(work)
     return rows
 
@@ -301,6 +315,10 @@ def write(rows: list[dict], out: Path, command: str) -> None:
     tracebacks = sum(r["traceback"] for r in rows)
     ran = sum(r["ran"] for r in rows)
     left = sum(bool(r["left"]) for r in rows)
+    crashes = sum(isinstance(r["rc"], int) and r["rc"] < 0 and "killed" not in r["message"]
+                  for r in rows)
+    hangs = sum(r["rc"] == "hang" for r in rows)
+    wrong = sum(bool(r.get("wrong")) for r in rows)
     lines = ["| # | case | command (D = the case's folder) | exit | what the user reads | "
              "payload ran | left behind | s |", "|---|---|---|---:|---|---|---|---:|"]
     for i, r in enumerate(rows, 1):
@@ -308,8 +326,9 @@ def write(rows: list[dict], out: Path, command: str) -> None:
         lines.append(f"| {i} | {r['case']} | `{r['command'][:110]}` | {r['rc']} | {msg} | "
                      f"{'**yes**' if r['ran'] else 'no'} | {', '.join(r['left']) or '-'} | "
                      f"{r['secs']:.1f} |")
-    count = (f"**{n} tried, {clear} clear errors or correct results, {tracebacks} tracebacks, "
-             f"{left} with garbage left, {ran} payloads ran.**")
+    count = (f"**{n} tried, {clear} clear errors or correct results; {crashes} crashes, "
+             f"{wrong} silently wrong results, {tracebacks} tracebacks, {hangs} hangs, {left} "
+             f"with garbage left, {ran} payloads ran.**")
     write_block(out, "table", f"Measured {time.strftime('%Y-%m-%d')} by `{command}`.\n\n"
                 f"{count}\n\n" + "\n".join(lines))
     print(count)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -215,29 +215,39 @@ REQUEST_TIMEOUT_S = 180   # one request (at most CHUNK bytes) must end within th
 
 def _get(url: str, first: int | None, last: int, feedback) -> tuple[int, bytes]:
     """(HTTP status, body) of one GET of bytes ``first..last`` (``first`` None: the whole file,
-    for servers without range support). The reply is aborted as soon as it carries more than
-    was asked (plus ``SLACK``) or takes longer than ``REQUEST_TIMEOUT_S``, so neither an
-    oversized reply nor an endless trickle can fill memory or hang the user."""
+    for servers without range support). A request that takes longer than
+    ``REQUEST_TIMEOUT_S`` is aborted (an endless trickle never hangs the user); a reply that
+    carries more than was asked (plus ``SLACK``) is refused and dropped. QGIS buffers a reply
+    whole inside its own request thread, so such a reply is held in memory until it ends (its
+    progress signals reach Python only afterwards): capping it while it arrives needs a
+    streaming request, not done yet."""
     request = QNetworkRequest(QUrl(url))
     if first is not None:
         request.setRawHeader(b"Range", f"bytes={first}-{last}".encode())
     cap = last + 1 - (first or 0) + SLACK
     blocking = QgsBlockingNetworkRequest()
-    started, why = time.monotonic(), []
+    why: list[str] = []
 
-    def watch(received: int, _total: int) -> None:
-        if why:
-            return
-        if received > cap:
-            why.append(f"the server sent more than the {cap - SLACK} bytes asked")
-        elif time.monotonic() - started > REQUEST_TIMEOUT_S:
+    # the request's own feedback, cancelled by a timer thread when the request takes too long
+    # (QGIS runs the request in a thread of its own: no Qt timer of ours runs meanwhile) or by
+    # the user's feedback
+    own = QgsFeedback()
+    if feedback is not None:
+        feedback.canceled.connect(own.cancel)
+
+    def too_long() -> None:
+        if not why:
             why.append(f"the server is too slow (a {cap - SLACK} byte request took more than "
-                       f"{REQUEST_TIMEOUT_S} s)")
-        if why:
-            blocking.abort()
+                       f"{REQUEST_TIMEOUT_S:g} s)")
+            own.cancel()
 
-    blocking.downloadProgress.connect(watch)
-    err = blocking.get(request, True, feedback)
+    timer = threading.Timer(REQUEST_TIMEOUT_S, too_long)
+    timer.daemon = True
+    timer.start()
+    try:
+        err = blocking.get(request, True, own)
+    finally:
+        timer.cancel()
     if why:
         raise CatalogueError(why[0])
     if feedback is not None and feedback.isCanceled():
