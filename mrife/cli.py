@@ -6,13 +6,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
 from .cli_args import floats, ratios, writable_file
+from .cli_output import RankProgress
+from .signals import SIGNALS
 
 
 def _cmd_devices(args: argparse.Namespace) -> int:
@@ -96,8 +96,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .models import arch_preset, preset
     from .train import TrainConfig, resume_path_for
 
-    # both files the run writes, checked before any data is read or any epoch is spent
-    writable_file(args.out, "--out", create_parents=True)
+    writable_file(args.out, "--out", create_parents=True)      # both files, before any work
     writable_file(str(resume_path_for(Path(args.out))), "resume", create_parents=True)
     if args.init_from:
         cfg = _settings_from_base(args)
@@ -339,25 +338,8 @@ def _join_ranks(device: str):
 
     world = distributed.join(device)
     if not world.main:
-        sys.stdout = _RankProgress(world.rank)
+        sys.stdout = RankProgress(world.rank)
     return world
-
-
-class _RankProgress:
-    """stdout of ranks other than 0: their progress lines go to stderr with the rank in front,
-    everything else (what rank 0 also says) is dropped."""
-
-    def __init__(self, rank: int) -> None:
-        self.rank = rank
-
-    def write(self, text: str) -> int:
-        for line in text.splitlines():
-            if line.startswith(("tiles ", "rows of tile rows")):
-                sys.stderr.write(f"[rank {self.rank}] {line}\n")
-        return len(text)
-
-    def flush(self) -> None:
-        sys.stderr.flush()
 
 
 def _single_process_only(command: str) -> None:
@@ -371,45 +353,6 @@ def _single_process_only(command: str) -> None:
                          "without torchrun")
 
 
-class _Signals:
-    """SIGINT and SIGTERM for the command run as a program (``python -m mrife``, ``mrife``).
-
-    Both are blocked in every thread and taken by one thread of ours (``sigwait``), so that no
-    signal lands in a thread of torch's pools (a handler run there aborted the process at exit
-    now and then). Normally a signal stops the command as Ctrl+C does (KeyboardInterrupt in the
-    main thread: temporary files and locks are cleaned up). While a training run says it can stop
-    gracefully, the first signal asks it to stop after its current step (it writes the resume
-    file and reports "cancelled"); a second stops at once."""
-
-    def __init__(self) -> None:
-        self.graceful = False
-        self.asked = False
-
-    def install(self) -> None:
-        if not hasattr(signal, "pthread_sigmask") or \
-                threading.current_thread() is not threading.main_thread():
-            return
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-        threading.Thread(target=self._wait, name="signals", daemon=True).start()
-
-    def _wait(self) -> None:
-        import _thread
-
-        while True:
-            signum = signal.sigwait({signal.SIGINT, signal.SIGTERM})
-            if self.graceful and not self.asked:
-                self.asked = True
-                print(f"{signal.Signals(signum).name}: stopping after this step and keeping "
-                      "the state in the resume file (--resume continues); send it again to "
-                      "stop at once", file=sys.stderr, flush=True)
-            else:
-                _thread.interrupt_main()
-
-    def requested(self) -> bool:
-        return self.asked
-
-
-SIGNALS = _Signals()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -424,10 +367,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from .errors import user_message
 
-    # GDAL prints its own "ERROR 4: ..." / "Warning 1: ..." lines on stderr besides raising (the
-    # bindings pass errors of its worker threads to GDAL's default handler, which writes to
-    # stderr unless CPL_LOG names a file); the exception carries the same text, which the
-    # one-line error below shows
+    # GDAL's own "ERROR 4: ..." lines (also from its worker threads) stay off stderr: the
+    # exception carries the same text, which the one-line error below shows
     gdal.SetConfigOption("CPL_LOG", os.devnull)
     gdal.SetErrorHandler("CPLQuietErrorHandler")
     try:
