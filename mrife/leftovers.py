@@ -160,8 +160,8 @@ def check_destination(path: Path, what: str, *, folder: bool = False,
         place = path if path.is_dir() else _nearest_folder(path)
     else:
         if path.is_dir():
-            raise DestinationError(f"cannot write the {what} {path}: it is a folder; give a "
-                                   "file name inside it")
+            raise DestinationError(f"cannot write the {what} {path}: it exists and cannot be "
+                                   "replaced (it is a folder); give a file name inside it")
         parent = path.parent if str(path.parent) else Path(".")
         if not parent.is_dir() and not create_parents:
             raise DestinationError(f"cannot write the {what} {path}: folder {parent} does not "
