@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,9 @@ import torch
 from osgeo import gdal, ogr, osr
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests import crafted  # noqa: E402
+
 MODEL = ROOT / "resources" / "models" / "mrife-r18-sichuan.pt"
 SAMPLE = ROOT / "resources" / "sample" / "sichuan_sample.tif"
 LABELS = ROOT / "resources" / "sample" / "sichuan_sample_landslides.gpkg"
@@ -29,26 +31,11 @@ TRAIN = ["--arch", "deeplabv3plus", "--backbone", "resnet18", "--tile-size", "12
 
 
 def edited_model(edit):
-    def make(f: Path) -> Path:
-        data = torch.load(MODEL, weights_only=True)
-        edit(data)
-        torch.save(data, f / "m.pt")
-        return f / "m.pt"
-    return make
+    return lambda f: crafted.edited_model(f / "m.pt", MODEL, edit)
 
 
 def bomb(f: Path) -> Path:
-    out = f / "m.pt"
-    with zipfile.ZipFile(MODEL) as src, zipfile.ZipFile(out, "w") as dst:
-        prefix = src.namelist()[0].split("/")[0]
-        for info in src.infolist():
-            dst.writestr(info, src.read(info))
-        member = zipfile.ZipInfo(f"{prefix}/data/zeros")
-        member.compress_type = zipfile.ZIP_DEFLATED
-        with dst.open(member, "w", force_zip64=True) as fh:
-            for _ in range(1536):
-                fh.write(bytes(2**20))
-    return out
+    return crafted.zip_bomb(f / "m.pt", MODEL, 1536)
 
 
 def _conv(d: dict) -> str:
@@ -90,22 +77,8 @@ def _sample():
 def raster(name: str, bands_of, interps=None, gt=None, wkt=None, table=False):
     def make(f: Path) -> Path:
         rgb, sgt, swkt = _sample()
-        arrays = bands_of(rgb)
-        h, w = arrays[0].shape
-        ds = gdal.GetDriverByName("GTiff").Create(str(f / name), w, h, len(arrays))
-        ds.SetGeoTransform(gt or sgt)
-        ds.SetProjection(wkt or swkt)
-        for i, a in enumerate(arrays):
-            ds.GetRasterBand(i + 1).WriteArray(a)
-            if interps:
-                ds.GetRasterBand(i + 1).SetColorInterpretation(interps[i])
-        if table:
-            t = gdal.ColorTable()
-            for i in range(256):
-                t.SetColorEntry(i, (i, 255 - i, i // 2, 255))
-            ds.GetRasterBand(1).SetRasterColorTable(t)
-        ds = None
-        return f / name
+        return crafted.byte_raster(f / name, bands_of(rgb), gt or sgt, wkt or swkt, interps,
+                                   palette=table)
     return make
 
 
@@ -376,7 +349,19 @@ def signal_rows(work: Path, cli) -> list[dict]:
         if line.startswith("tiles "):
             proc.send_signal(signal.SIGTERM)
             break
-    rest = proc.communicate(timeout=60)[0]
+    try:
+        rest = proc.communicate(timeout=60)[0]
+    except subprocess.TimeoutExpired:           # a hang: its stacks for the report, then kill
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(2)
+        proc.kill()
+        rest = proc.communicate()[0]
+        print(rest[-4000:], file=sys.stderr)
+        rows.append({"case": "SIGTERM during detection", "command": "detect ... (SIGTERM)",
+                     "rc": "hang", "message": "still running 60 s after SIGTERM",
+                     "traceback": False, "ran": False, "secs": 60.0, "left": [],
+                     "clear": False})
+        return rows
     left = sorted(p.name for p in f.iterdir())
     rows.append({"case": "SIGTERM during detection", "command": "detect ... (SIGTERM at the "
                  "first progress line)", "rc": proc.returncode, "message":

@@ -125,7 +125,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(f"distributed: {world.describe()}; each step's batch of {args.batch_size} tiles "
               "is shared by the ranks; rank 0 validates and writes the files")
     t = time.monotonic()
-    SIGNALS.graceful = True
+    SIGNALS.graceful = ("stopping after this step and keeping the state in the resume file "
+                        "(--resume continues)")
     common = dict(resume=args.resume, progress=_progress_printer(args.quiet),
                   should_stop=SIGNALS.requested)
     if folders:
@@ -311,10 +312,17 @@ def _cmd_detect(args: argparse.Namespace) -> int:
             last[0] = time.monotonic()
             print(f"tiles {done}/{total}", flush=True)
 
+    from .inference import Cancelled
+
+    SIGNALS.graceful = "stopping at the next batch of tiles; nothing will be written"
     try:
         result = detect(Path(args.model), raster, Path(args.out),
                         Path(args.probability) if args.probability else None, opts,
-                        progress=progress, log=lambda m: print(m, flush=True))
+                        progress=progress, log=lambda m: print(m, flush=True),
+                        should_stop=SIGNALS.requested)
+    except Cancelled:
+        print("interrupted: nothing was written", file=sys.stderr)
+        return 130
     finally:
         if raster.name.startswith(f".{Path(args.out).stem}.mosaic"):
             raster.unlink(missing_ok=True)

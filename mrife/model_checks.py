@@ -164,3 +164,25 @@ def check_payload(data: dict, name: str) -> None:
         raise CheckpointError(f"{name} is damaged: " + "; ".join(problems[:4])
                              + (" ..." if len(problems) > 4 else "")
                              + " out of range; choose another file or train the model again")
+
+
+# what a resume file's network must share with the run that resumes it
+RESUME_MUST_MATCH = ("arch", "backbone", "in_channels", "num_classes", "block_size",
+                     "mrife_decoder", "aspp_channels", "decoder_channels", "se")
+
+
+def check_same_network(state: dict, config: dict, name: str) -> dict:
+    """``state``; CheckpointError before any weight is loaded when that resume file was written
+    by a run of another network than ``config`` (its weights would not fit)."""
+    def same(value):
+        return list(value) if isinstance(value, tuple | list) else value
+
+    stored = state.get("model_config") or {}
+    differ = [k for k in RESUME_MUST_MATCH if k in stored and k in config
+              and same(stored[k]) != same(config[k])]
+    if differ:
+        said = ", ".join(f"{k} {stored[k]!r} there, {config[k]!r} now" for k in differ[:3])
+        raise CheckpointError(f"{name} was written by a run of another network ({said}); "
+                              "resume with that run's settings, or run again without --resume "
+                              "to start afresh")
+    return state

@@ -42,6 +42,7 @@ from .compute import choose, set_threads
 from .data import TileDataset
 from .devices import resolve_device
 from .leftovers import remove_stale
+from .model_checks import check_same_network
 from .models import ModelConfig, SegmentationModel, build_model
 from .train_measure import batch_of, evaluate_tiles, seconds_per_step
 
@@ -103,35 +104,15 @@ def _step_seed(seed: int, step: int, shard: int = 0) -> int:
     return base if shard == 0 else (base * 7_919 + shard) % (2**63 - 1)
 
 
-def _resume_state(out: Path) -> dict:
-    """The resume file of the run that writes ``out``, read once (it holds the shards per step
-    the run was made with and everything ``_Run.restore`` continues from)."""
+def _resume_state(out: Path, model_cfg: ModelConfig) -> dict:
+    """The resume file of the run that writes ``out``, read once and checked to be this
+    network's (it holds the shards per step and everything ``_Run.restore`` continues from)."""
     rpath = resume_path_for(out)
     if not rpath.exists():
         raise TrainingError(f"nothing to resume: {rpath} does not exist (the run completed, or "
                             "never started); run again without resume to start afresh")
-    return read_payload(rpath, resume=True)
-
-
-RESUME_MUST_MATCH = ("arch", "backbone", "in_channels", "num_classes", "block_size",
-                     "mrife_decoder", "aspp_channels", "decoder_channels", "se")
-
-
-def _check_same_network(state: dict, model_cfg: ModelConfig, rpath: Path) -> None:
-    """TrainingError before any weight is loaded when the resume file was written by a run of
-    another network than this one (its weights would not fit)."""
-    stored, now = state.get("model_config") or {}, model_cfg.to_dict()
-    differ = [k for k in RESUME_MUST_MATCH if k in stored and k in now
-              and _same(stored[k]) != _same(now[k])]
-    if differ:
-        said = ", ".join(f"{k} {stored[k]!r} there, {now[k]!r} now" for k in differ[:3])
-        raise TrainingError(f"{rpath.name} was written by a run of another network ({said}); "
-                            "resume with that run's settings, or run again without --resume "
-                            "to start afresh")
-
-
-def _same(value):
-    return list(value) if isinstance(value, tuple | list) else value
+    state = read_payload(rpath, resume=True)
+    return check_same_network(state, model_cfg.to_dict(), rpath.name)
 
 
 def _with_shards(cfg: TrainConfig, state: dict | None,
@@ -167,9 +148,7 @@ def train(model_cfg: ModelConfig, train_ds: TileDataset, val_ds: TileDataset | N
     """Train and write the best model to ``out``; see the module docstring. Under torchrun
     (``distributed.start`` called first) every rank calls this; rank 0 reports and writes."""
     world = distributed.current()
-    state = _resume_state(Path(out)) if resume else None
-    if state is not None:
-        _check_same_network(state, model_cfg, resume_path_for(Path(out)))
+    state = _resume_state(Path(out), model_cfg) if resume else None
     cfg = _with_shards(cfg, state, world)
     progress = progress if world.main else None
     run = _Run(model_cfg, train_ds, val_ds, cfg, Path(out), contract, training_data, world)

@@ -70,8 +70,8 @@
     </message>
     <message>
       <location filename="../detection.py" />
-      <source>no model given and the catalogue lists none; choose a model file (.pt) trained with the plugin or `python -m backend train`</source>
-      <translation>未指定模型，模型目录中也没有模型；请选择用本插件或 `python -m backend train` 训练的模型文件（.pt）</translation>
+      <source>no model given and the catalogue lists none; choose a model file (.pt) trained with the plugin or `python -m mrife train`</source>
+      <translation>未指定模型，模型目录中也没有模型；请选择用本插件或 `python -m mrife train` 训练的模型文件（.pt）</translation>
     </message>
     <message>
       <location filename="../detection.py" />

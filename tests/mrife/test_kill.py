@@ -82,10 +82,19 @@ def test_training_killed_in_its_first_epoch(tmp_path):
 def test_training_killed_while_writing_a_model_then_resumed(tmp_path):
     out = tmp_path / "m.pt"
     proc = _start(_train_args(tmp_path, out, 3))
-    # the second epoch's writes: by then epoch 1's model and resume file are complete
-    _kill_when(proc, lambda: out.exists() and any(
-        p.name.startswith(".m.resume.pt.") and p.name.endswith(".part")
-        for p in tmp_path.iterdir()) and read_epoch(out) is not None)
+    # a later epoch's resume write: first epoch 1's model and resume file are complete (read
+    # once: reading takes longer than a small model's write), then a .part appears (polled
+    # cheaply every millisecond, so the kill lands inside the write)
+    done_one = []
+
+    def writing() -> bool:
+        if not done_one:
+            if out.exists() and read_epoch(out) is not None:
+                done_one.append(True)
+            return False
+        return any(p.name.startswith(".m.resume.pt.") and p.name.endswith(".part")
+                   for p in tmp_path.iterdir())
+    _kill_when(proc, writing)
     left = _parts(tmp_path)
     assert left, "the kill came after the write"
     # whatever was there is complete: the best model and the resume file load

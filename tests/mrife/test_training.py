@@ -114,7 +114,9 @@ def test_fine_tune_from_inference_only_file_starts_student_from_teacher(small_si
     cfg = ModelConfig(arch="mrife", backbone="resnet18")
     torch.manual_seed(123)
     base = build_model(cfg)
-    contract = DataContract(["red", "green", "blue"], 4.0, 64, {"mode": "none"})
+    curve = [float(v) for v in np.linspace(0, 255, 1025)]      # a complete preprocessing:
+    contract = DataContract(["red", "green", "blue"], 4.0, 64, {   # model files are checked
+        "mode": "none", "quantiles": [curve] * 3, "mean": [0.0] * 3, "std": [1.0] * 3})
     src = save_model(tmp_path / "ship.pt", base, contract, precision="int8")
     train_on_folder(small_sichuan, cfg, _tcfg(init_from=str(src), max_steps_per_epoch=1),
                     tmp_path / "ft.pt")
