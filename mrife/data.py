@@ -16,7 +16,7 @@ import numpy as np
 from osgeo import gdal
 
 from .errors import reading
-from .grid import alpha_band
+from .grid import alpha_band, image_bands
 from .inference import window_starts
 from .models import IGNORE_INDEX
 from .preprocess import Preprocessing
@@ -42,12 +42,11 @@ def read_array(ds: gdal.Dataset) -> tuple[np.ndarray, np.ndarray]:
     nodata, or where the alpha band is 0; the alpha band is validity, not one of the C)."""
     arr = ds.ReadAsArray()
     arr = arr[None] if arr.ndim == 2 else arr
-    valid = np.ones(arr.shape[1:], dtype=bool)
+    bands = image_bands(ds)
     alpha = alpha_band(ds)
-    if alpha is not None and ds.RasterCount > 1:
-        valid &= arr[alpha - 1] > 0
-        arr = np.delete(arr, alpha - 1, axis=0)
-    bands = [b for b in range(1, ds.RasterCount + 1) if b != alpha or ds.RasterCount == 1]
+    valid = arr[alpha - 1] > 0 if alpha is not None and alpha not in bands else \
+        np.ones(arr.shape[1:], dtype=bool)
+    arr = arr[[b - 1 for b in bands]] if len(bands) < arr.shape[0] else arr
     nodata = [ds.GetRasterBand(b).GetNoDataValue() for b in bands]
     if all(v is not None for v in nodata):
         valid &= ~np.all([arr[i] == nodata[i] for i in range(arr.shape[0])], axis=0)

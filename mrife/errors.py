@@ -53,7 +53,7 @@ def user_message(exc: BaseException) -> str | None:
     """One line for an error the user can act on; None when it is a bug."""
     from .leftovers import DestinationBusyError
 
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or (
+    if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or (
             is_gdal_error(exc) and "No space left on device" in str(exc)):
         where = getattr(exc, "filename", None) or "while writing"
         return f"the disk is full ({where}); free some space and run again"

@@ -86,26 +86,6 @@ def open_layer(path: Path | str, role: str = LABEL_LAYER) -> tuple[ogr.DataSourc
                      f"\"{file.name}|layername=NAME\"")
 
 
-def _classes(layer: ogr.Layer, name: str) -> bool:
-    """True when the layer has the plugin's ``class`` field; ValueError for a value that is
-    neither of its two classes (a field of the same name that means something else)."""
-    defn = layer.GetLayerDefn()
-    if defn.GetFieldIndex("class") < 0:
-        return False
-    values = set()
-    layer.ResetReading()
-    for feat in layer:
-        v = feat.GetField("class")
-        values.add("" if v is None else str(v).strip().lower())
-    layer.ResetReading()
-    unknown = sorted(values - {"", LANDSLIDE, NOT_LANDSLIDE})
-    if unknown:
-        raise ValueError(f"{name}'s field 'class' holds {', '.join(map(repr, unknown[:5]))}; "
-                         f"label layers use '{LANDSLIDE}' and '{NOT_LANDSLIDE}' (empty: "
-                         "landslide); correct the values or rename the field")
-    return True
-
-
 def layer_geometries(path: Path, target: osr.SpatialReference, report: GeoLoadReport,
                      count: bool, role: str = AREA_LAYER,
                      negatives: list[ogr.Geometry] | None = None) -> list[ogr.Geometry]:
@@ -114,7 +94,8 @@ def layer_geometries(path: Path, target: osr.SpatialReference, report: GeoLoadRe
     polygons are not returned: they go to ``negatives`` when given (they are mapped ground,
     never a landslide)."""
     src, layer = open_layer(path, role)
-    has_class = role == LABEL_LAYER and _classes(layer, vector_source(path)[0].name)
+    has_class = role == LABEL_LAYER and layer.GetLayerDefn().GetFieldIndex("class") >= 0
+    foreign = set()          # values of a 'class' field that are neither of the plugin's classes
     srs = layer.GetSpatialRef()
     transform = None
     if srs is not None and not srs.IsSame(target):
@@ -141,13 +122,21 @@ def layer_geometries(path: Path, target: osr.SpatialReference, report: GeoLoadRe
         if transform is not None:
             g.Transform(transform)
         value = feat.GetField("class") if has_class else None
-        if value is not None and str(value).strip().lower() == NOT_LANDSLIDE:
+        value = "" if value is None else str(value).strip().lower()
+        if value == NOT_LANDSLIDE:
             report.negatives += count
             if negatives is not None:
                 negatives.append(g)
             continue
+        if value not in ("", LANDSLIDE):
+            foreign.add(value)
         geoms.append(g)
     del src
+    if foreign:
+        raise ValueError(f"{vector_source(path)[0].name}'s field 'class' holds "
+                         f"{', '.join(map(repr, sorted(foreign)[:5]))}; label layers use "
+                         f"'{LANDSLIDE}' and '{NOT_LANDSLIDE}' (empty: landslide); correct the "
+                         "values or rename the field")
     return geoms
 
 

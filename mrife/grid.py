@@ -156,6 +156,13 @@ def alpha_band(ds: gdal.Dataset) -> int | None:
     return None
 
 
+def image_bands(ds: gdal.Dataset) -> list[int]:
+    """The 1-based bands that hold imagery: every band but an alpha band (which is validity);
+    all of them when the alpha band is the only one."""
+    alpha = alpha_band(ds)
+    return [b for b in range(1, ds.RasterCount + 1) if b != alpha] or [1]
+
+
 def band_role(band: gdal.Band) -> str:
     """What a band says it holds, lower case: its colour interpretation ("red", "green",
     "blue", "gray", ...), else its description; "" when it says nothing."""
@@ -185,7 +192,7 @@ def default_bands(ds: gdal.Dataset, names: list[str], name: str) -> tuple[list[i
         return chosen, (f"{name}: bands {','.join(map(str, chosen))} feed the model's "
                         f"{', '.join(names)} (from the raster's colour interpretation)")
     alpha = alpha_band(ds)
-    usable = [b for b in range(1, ds.RasterCount + 1) if b != alpha]
+    usable = image_bands(ds)
     if len(usable) < need:
         raise GridError(f"the model needs {need} band(s) ({', '.join(names)}) but {name} has "
                         f"{len(usable)}" + (" besides its alpha band" if alpha else "")
@@ -271,10 +278,8 @@ def open_model_grid(raster: Path, ground_resolution: float | None) -> ModelGrid:
     srs = raster_crs(ds, Path(raster).name)
     area = raster_bounds(ds)
     wsrs = working_crs(srs, area)
-    alpha = alpha_band(ds)
-    bands = [b for b in range(1, ds.RasterCount + 1) if b != alpha] or None
     return model_grid(ds, Path(raster).name, ground_resolution, wsrs,
-                      transform_bounds(area, srs, wsrs), bands)
+                      transform_bounds(area, srs, wsrs), image_bands(ds))
 
 
 def read_pixels(ds: gdal.Dataset, bands: int | None = None, window: tuple | None = None

@@ -79,3 +79,53 @@ def label_layer(path: Path, wkts: list[str], epsg: int = 32648) -> Path:
         lyr.CreateFeature(f)
     ds = None
     return path
+
+
+def edited_model(path: Path, model: Path, edit) -> Path:
+    """``model``'s payload changed in place by ``edit(payload)``, saved at ``path``: a file that
+    passes the safe loader but holds whatever values ``edit`` put there."""
+    data = torch.load(model, weights_only=True)
+    edit(data)
+    torch.save(data, path)
+    return path
+
+
+def zip_bomb(path: Path, model: Path, mib: int) -> Path:
+    """``model`` with one more member of ``mib`` MiB of zeros, compressed: a small file whose ZIP
+    directory declares far more than its own size."""
+    import zipfile
+
+    with zipfile.ZipFile(model) as src, zipfile.ZipFile(path, "w") as dst:
+        prefix = src.namelist()[0].split("/")[0]
+        for info in src.infolist():
+            dst.writestr(info, src.read(info))
+        member = zipfile.ZipInfo(f"{prefix}/data/zeros")
+        member.compress_type = zipfile.ZIP_DEFLATED
+        with dst.open(member, "w", force_zip64=True) as fh:
+            for _ in range(mib):
+                fh.write(bytes(2**20))
+    return path
+
+
+def byte_raster(path: Path, arrays, geotransform, wkt: str, interps=None,
+                palette: bool = False) -> Path:
+    """A GeoTIFF of 8-bit ``arrays`` (one per band), optionally with declared colour
+    interpretations and a colour table on band 1."""
+    from osgeo import gdal
+
+    h, w = arrays[0].shape
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), w, h, len(arrays), gdal.GDT_Byte)
+    ds.SetGeoTransform(geotransform)
+    ds.SetProjection(wkt)
+    for i, a in enumerate(arrays):
+        band = ds.GetRasterBand(i + 1)
+        band.WriteArray(a)
+        if interps:
+            band.SetColorInterpretation(interps[i])
+    if palette:
+        table = gdal.ColorTable()
+        for i in range(256):
+            table.SetColorEntry(i, (i, 255 - i, i // 2, 255))
+        ds.GetRasterBand(1).SetRasterColorTable(table)
+    ds = None
+    return path

@@ -18,6 +18,7 @@ from osgeo import gdal, ogr, osr
 
 from mrife.cli import main
 from mrife.geodata import load_raster_scenes, polygonal
+from tests import crafted
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "resources" / "sample" / "sichuan_sample.tif"
@@ -55,18 +56,8 @@ def _sample_bands() -> tuple[np.ndarray, tuple, str]:
 
 
 def _raster(path: Path, arrays, interps=None, gt=None, wkt=None) -> Path:
-    rgb, sgt, swkt = _sample_bands()
-    h, w = arrays[0].shape
-    ds = gdal.GetDriverByName("GTiff").Create(str(path), w, h, len(arrays), gdal.GDT_Byte)
-    ds.SetGeoTransform(gt or sgt)
-    ds.SetProjection(wkt or swkt)
-    for i, a in enumerate(arrays):
-        band = ds.GetRasterBand(i + 1)
-        band.WriteArray(a)
-        if interps:
-            band.SetColorInterpretation(interps[i])
-    ds = None
-    return path
+    _, sgt, swkt = _sample_bands()
+    return crafted.byte_raster(path, arrays, gt or sgt, wkt or swkt, interps)
 
 
 def _read(path: Path) -> np.ndarray:
@@ -138,14 +129,9 @@ def test_colour_interpretation_picks_the_bands(tmp_path, capsys):
 
 
 def test_palette_raster_gets_the_expand_advice(tmp_path, capsys):
-    ds = gdal.GetDriverByName("GTiff").Create(str(tmp_path / "pal.tif"), 256, 256, 1)
-    ds.SetGeoTransform((400000, 2, 0, 3400000, 0, -2))
-    ds.SetProjection(gdal.Open(str(SAMPLE)).GetProjection())
-    table = gdal.ColorTable()
-    for i in range(256):
-        table.SetColorEntry(i, (i, 255 - i, i // 2, 255))
-    ds.GetRasterBand(1).SetRasterColorTable(table)
-    ds = None
+    crafted.byte_raster(tmp_path / "pal.tif", [np.zeros((256, 256), np.uint8)],
+                        (400000, 2, 0, 3400000, 0, -2), gdal.Open(str(SAMPLE)).GetProjection(),
+                        palette=True)
     rc = main(["detect", "--device", "cpu", "--model", str(BUNDLED), "--raster",
                str(tmp_path / "pal.tif"), "--out", str(tmp_path / "o.gpkg")])
     err = capsys.readouterr().err

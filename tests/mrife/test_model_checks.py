@@ -12,18 +12,15 @@ import torch
 from mrife.checkpoint import CheckpointError, load_model, model_payload, plain, read_payload
 from mrife.cli import main
 from mrife.model_checks import SLACK_BYTES
+from tests import crafted
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = ROOT / "resources" / "models" / "mrife-r18-sichuan.pt"
 SAMPLE = ROOT / "resources" / "sample" / "sichuan_sample.tif"
 
 
-def _edited(tmp_path: Path, edit, name: str = "m.pt") -> Path:
-    data = torch.load(BUNDLED, weights_only=True)
-    edit(data)
-    out = tmp_path / name
-    torch.save(data, out)
-    return out
+def _edited(tmp_path: Path, edit) -> Path:
+    return crafted.edited_model(tmp_path / "m.pt", BUNDLED, edit)
 
 
 def _first_conv(data: dict) -> str:
@@ -95,17 +92,7 @@ def test_the_bundled_model_passes_and_its_numbers_are_the_ones_checked():
 def test_zip_bomb_is_refused_before_it_is_inflated(tmp_path, capsys):
     """A tiny file whose archive declares 200 MiB (a compressed member of zeros) is refused from
     its ZIP directory alone: nothing is decompressed or allocated."""
-    bomb = tmp_path / "bomb.pt"
-    with zipfile.ZipFile(BUNDLED) as src, zipfile.ZipFile(bomb, "w") as dst:
-        prefix = src.namelist()[0].split("/")[0]
-        for info in src.infolist():
-            dst.writestr(info, src.read(info))
-        member = zipfile.ZipInfo(f"{prefix}/data/zeros")
-        member.compress_type = zipfile.ZIP_DEFLATED
-        with dst.open(member, "w", force_zip64=True) as fh:
-            chunk = bytes(2**20)
-            for _ in range(200):
-                fh.write(chunk)
+    bomb = crafted.zip_bomb(tmp_path / "bomb.pt", BUNDLED, 200)
     declared = sum(i.file_size for i in zipfile.ZipFile(bomb).infolist())
     assert declared > bomb.stat().st_size + SLACK_BYTES        # the shape of a bomb
     rc = main(["detect", "--device", "cpu", "--model", str(bomb), "--raster", str(SAMPLE),
