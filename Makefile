@@ -17,7 +17,7 @@ help:  ## list the targets
 setup:  ## Debian packages (QGIS 3.40; QGIS=debian for 3.22), .venv, pinned Python packages (idempotent)
 	@QGIS=$(QGIS) bash scripts/setup.sh
 
-test: setup  ## the whole suite: backend unit tests and QGIS tests in a headless QGIS
+test: setup  ## the whole suite: library unit tests and QGIS tests in a headless QGIS
 	$(PY) -m pytest
 
 test-fast: setup  ## the suite without tests marked slow
@@ -25,7 +25,7 @@ test-fast: setup  ## the suite without tests marked slow
 
 lint: setup  ## ruff, Bandit (fails on Medium/High), the Qt6 and QGIS-enum checks, translations
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/bandit -q -r mrife_qgis backend --severity-level medium
+	$(VENV)/bin/bandit -q -r mrife_qgis mrife --severity-level medium
 	$(PY) scripts/qt6_check.py mrife_qgis tests scripts bench
 	$(PY) scripts/qgis_enum_check.py mrife_qgis tests scripts bench
 	$(PY) scripts/translations.py --check

@@ -11,7 +11,9 @@ fi
 PROFILES=$ROOT/build/qgis-profiles
 PLUGDIR=$PROFILES/profiles/mrife-dev/python/plugins/mrife_qgis
 mkdir -p "$PLUGDIR" "$PROFILES/profiles/mrife-dev/QGIS"
-for f in "$ROOT"/mrife_qgis/* "$ROOT/backend" "$ROOT/resources" "$ROOT/metadata.txt"; do
+rm -f "$PLUGDIR/backend"                  # a link left by versions before the library's rename
+# the library is found beside mrife_qgis/ in the source tree (paths.library_root)
+for f in "$ROOT"/mrife_qgis/* "$ROOT/resources" "$ROOT/metadata.txt"; do
   ln -sfn "$f" "$PLUGDIR/$(basename "$f")"
 done
 INI=$PROFILES/profiles/mrife-dev/QGIS/QGIS3.ini

@@ -1,4 +1,4 @@
-"""One rank of a distributed training test, started by torchrun (tests/backend/test_distributed.py).
+"""One rank of a distributed training test, started by torchrun (tests/mrife/test_distributed.py).
 
     torchrun --standalone --nproc-per-node 2 tests/ddp_worker.py IMAGES MASKS OUT.pt ARCH \
         EPOCHS [STOP_AFTER_STEPS]

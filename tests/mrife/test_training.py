@@ -352,7 +352,7 @@ def test_data_settings_refuse_bad_values(kw, message):
 def test_several_ranks_are_refused_not_run_twice(tmp_path):
     """Evaluation under torchrun --nproc-per-node 2 would start two independent copies: each
     rank is refused with one line instead (training and detection share the work between
-    ranks: tests/backend/test_distributed*.py)."""
+    ranks: tests/mrife/test_distributed*.py)."""
 
     env = dict(os.environ, WORLD_SIZE="2", RANK="1", PYTHONDONTWRITEBYTECODE="1")
     r = subprocess.run([sys.executable, "-m", "mrife", "evaluate", "--model", "m.pt",
