@@ -275,15 +275,21 @@ def kill_cases(work: Path) -> list[dict]:
     args = ["train", "--raster", SAMPLE, "--labels", LABELS, *TRAIN[:-1], "--out", out]
     args[args.index("--epochs") + 1] = "3"
 
+    done_one: list[bool] = []
+
     def writing() -> bool:
-        """The second epoch's resume write is under way (epoch 1's files are complete)."""
-        if not (out.exists() and any(p.name.startswith(".m.resume.pt.") and
-                                     p.name.endswith(".part") for p in f.iterdir())):
+        """A later epoch's resume write is under way: epoch 1's files are complete (read once:
+        reading takes longer than a small model's write), then a .part appears (cheap poll)."""
+        if not done_one:
+            try:
+                if out.exists() and read_payload(f / "m.resume.pt",
+                                                 resume=True)["resume"]["epoch"] >= 1:
+                    done_one.append(True)
+            except Exception:      # not written yet
+                pass
             return False
-        try:
-            return read_payload(f / "m.resume.pt", resume=True)["resume"]["epoch"] >= 1
-        except Exception:      # not written yet
-            return False
+        return any(p.name.startswith(".m.resume.pt.") and p.name.endswith(".part")
+                   for p in f.iterdir())
     rc = _kill(args, ready_file=writing)
     parts = [p.name for p in f.iterdir() if p.name.endswith(".part")]
     rc2, sout, err, secs = cli(*args, "--resume")

@@ -163,7 +163,7 @@ def add_cases(case, work: Path) -> None:
         subprocess.run([sys.executable, "-m", "mrife", "detect", "--device", "cpu", "--model",
                         str(MODEL), "--raster", str(SAMPLE), "--out", str(f / "r.gpkg"),
                         "--probability", str(ref), "--precision", "float32", "--quiet"],
-                       cwd=ROOT, check=True)
+                       cwd=ROOT, check=True, capture_output=True)
         ok = rc == 0 and np.array_equal(_prob(f / "p.tif"), _prob(ref))
         for n in ("r.gpkg", "ref.tif", "ref.qml"):
             (f / n).unlink(missing_ok=True)
@@ -273,33 +273,8 @@ def add_cases(case, work: Path) -> None:
           lambda f: f / "t"], allowed={"l.gpkg"})
 
     # destinations, before any work
-    ro = Path("/proc/mrife-out")
-    model_out = ["export-model", "--model", MODEL, "--out"]
-    for name, args in (
-            ("export-tiles onto a file", ["export-tiles", "--raster", SAMPLE, "--labels", LABELS,
-                                          *tiles, "--out", lambda f: (f / "x").write_text("x")
-                                          and f / "x"]),
-            ("export-tiles into a read-only file system", ["export-tiles", "--raster", SAMPLE,
-                                                           "--labels", LABELS, *tiles, "--out",
-                                                           ro]),
-            ("export-model onto a folder", [*model_out, lambda f: f]),
-            ("export-model into a read-only file system", [*model_out, ro / "x.pt"]),
-            ("export-model --format onnx onto a folder", [*model_out, lambda f: f, "--format",
-                                                          "onnx"]),
-            ("train --out onto a folder", ["train", "--raster", SAMPLE, "--labels", LABELS,
-                                           *TRAIN, "--out", lambda f: f]),
-            ("train --out into a read-only file system", ["train", "--raster", SAMPLE,
-                                                          "--labels", LABELS, *TRAIN, "--out",
-                                                          ro / "m.pt"]),
-            ("detect --out into a read-only file system", ["detect", "--device", "cpu",
-                                                           "--raster", SAMPLE, "--model", MODEL,
-                                                           "--out", ro / "o.gpkg"]),
-            ("detect --probability onto a folder", [*det, "--model", MODEL, "--probability",
-                                                    lambda f: f]),
-            ("evaluate --json onto a folder", ["evaluate", "--model", MODEL, "--images",
-                                               lambda f: f, "--masks", lambda f: f, "--json",
-                                               lambda f: f])):
-        case(f"destination: {name}", args, allowed={"x"})
+    with crafted.tmpfs("ro,size=1m") as ro_fs, crafted.tmpfs("size=64k") as full:
+        destination_cases(case, det, tiles, ro_fs, full)
 
     # arguments
     for flag, value in (("--min-area", "nan"), ("--min-area", "-5"), ("--threshold", "nan"),
@@ -369,3 +344,46 @@ def signal_rows(work: Path, cli) -> list[dict]:
                  "traceback": "Traceback" in rest, "ran": False, "secs": 0.0, "left": left,
                  "clear": proc.returncode == 130 and not left})
     return rows
+
+
+def destination_cases(case, det: list, tiles: list, ro_fs: Path | None,
+                      full: Path | None) -> None:
+    """Outputs that are the other kind of thing, on a read-only file system (a real read-only
+    tmpfs; /proc, where no file can be made, when this process may not mount) and on a full
+    disk (a 64 KiB tmpfs): one line, before any work where it can be known, nothing left."""
+    ro, ro_name = (ro_fs, "a read-only file system") if ro_fs is not None else \
+        (Path("/proc/mrife-out"), "/proc (no file can be made there)")
+    model_out = ["export-model", "--model", MODEL, "--out"]
+    train = ["train", "--raster", SAMPLE, "--labels", LABELS, *TRAIN, "--out"]
+    for name, args in (
+            ("export-tiles onto a file", ["export-tiles", "--raster", SAMPLE, "--labels", LABELS,
+                                          *tiles, "--out", lambda f: (f / "x").write_text("x")
+                                          and f / "x"]),
+            (f"export-tiles into {ro_name}", ["export-tiles", "--raster", SAMPLE, "--labels",
+                                              LABELS, *tiles, "--out", ro / "t"]),
+            ("export-model onto a folder", [*model_out, lambda f: f]),
+            (f"export-model into {ro_name}", [*model_out, ro / "x.pt"]),
+            ("export-model --format onnx onto a folder", [*model_out, lambda f: f, "--format",
+                                                          "onnx"]),
+            ("train --out onto a folder", [*train, lambda f: f]),
+            (f"train --out into {ro_name}", [*train, ro / "m.pt"]),
+            (f"detect --out into {ro_name}", ["detect", "--device", "cpu", "--raster", SAMPLE,
+                                              "--model", MODEL, "--out", ro / "o.gpkg"]),
+            ("detect --probability onto a folder (not a .tif name)",
+             [*det, "--model", MODEL, "--probability", lambda f: f]),
+            ("evaluate --json onto a folder", ["evaluate", "--model", MODEL, "--images",
+                                               lambda f: f, "--masks", lambda f: f, "--json",
+                                               lambda f: f])):
+        case(f"destination: {name}", args, allowed={"x"})
+    if full is None:
+        return
+
+    def nothing_left(f, rc, out, err):
+        left = sorted(p.name for p in full.iterdir())
+        return f"{(err.strip().splitlines() or [''])[-1]}; left on the disk: {left}", not left
+    for name, args in (
+            ("detect", ["detect", "--device", "cpu", "--raster", SAMPLE, "--model", MODEL,
+                        "--out", full / "o.gpkg", "--probability", full / "p.tif"]),
+            ("export-model", [*model_out, full / "x.pt"]),
+            ("train", [*train, full / "m.pt"])):
+        case(f"full disk: {name}", args, check=nothing_left)

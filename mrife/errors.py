@@ -10,6 +10,7 @@ message for any error the user can act on, None for a bug (which keeps its trace
 from __future__ import annotations
 
 import errno
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,17 @@ from pathlib import Path
 
 class DataReadError(ValueError):
     """A raster or vector file could not be read; the message names it and says what to do."""
+
+
+class DataWriteError(ValueError):
+    """GDAL failed to write a result (inside a step that also reads): the disk is full or the
+    destination failed; the message says so instead of blaming the file being read."""
+
+
+# GDAL's words for a failed write (GeoTIFF: "TIFFAppendToStrip:Write error at scanline 40",
+# "_tiffWriteProc:No space left on device"; other drivers: "... write failed")
+_WRITE_FAILURE = re.compile(r"write error|writ\w* fail|fail\w* to write|no space left|"
+                            r"_tiffwriteproc|error writing", re.IGNORECASE)
 
 
 def is_gdal_error(exc: BaseException) -> bool:
@@ -43,6 +55,11 @@ def reading(source: str | Path) -> Iterator[None]:
     except RuntimeError as exc:
         if not is_gdal_error(exc):
             raise
+        if _WRITE_FAILURE.search(str(exc)):
+            raise DataWriteError(
+                f"writing the results failed ({_gdal_text(exc)}): the disk is probably full, "
+                "or the destination stopped accepting data; free some space or choose another "
+                "destination, then run again") from exc
         raise DataReadError(
             f"reading {Path(source).name} failed ({_gdal_text(exc)}): the file is damaged or "
             "truncated, or a file it refers to is missing; check it with `gdalinfo -checksum` "

@@ -4,6 +4,7 @@ sentinel does not exist afterwards), model files missing keys, label layers of W
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -129,3 +130,22 @@ def byte_raster(path: Path, arrays, geotransform, wkt: str, interps=None,
         ds.GetRasterBand(1).SetRasterColorTable(table)
     ds = None
     return path
+
+
+@contextlib.contextmanager
+def tmpfs(options: str):
+    """A small tmpfs mounted with ``options`` (``ro,size=1m``: a read-only file system;
+    ``size=64k``: a disk that fills at once), unmounted afterwards; None where this process may
+    not mount (not root, or no mount namespace)."""
+    import subprocess
+    import tempfile
+
+    where = Path(tempfile.mkdtemp(prefix="mrife-tmpfs-"))
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
+                          capture_output=True).returncode == 0
+    try:
+        yield where if made else None
+    finally:
+        if made:
+            subprocess.run(["umount", str(where)], capture_output=True)
+        where.rmdir()

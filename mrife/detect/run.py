@@ -8,8 +8,10 @@ import contextlib
 import math
 import os
 import shutil
+import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -162,12 +164,29 @@ def detect(model: Path | LoadedModel, raster: Path, out_vector: Path,
                 result = _run(loaded, grid, plan, aoi, mapping, opts, dev, policy, tmp,
                               out_vector, probability, checksum, opts.source_name or name,
                               progress, should_stop, say, world)
+            except BaseException as exc:
+                _close_datasets_of(exc)
+                raise
             finally:
                 os.close(owner)
                 shutil.rmtree(tmp, ignore_errors=True)
     result.warnings = warnings + result.warnings
     result.seconds = time.monotonic() - t_start
     return result
+
+
+def _close_datasets_of(exc: BaseException) -> None:
+    """Free the datasets the failed run's frames still hold, now and quietly. A dataset that
+    cannot flush (a full disk) raises from its destructor; freed later, Python would print that
+    as an "Exception ignored" traceback after the user's one-line error, which already says
+    what failed."""
+    said = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: None if isinstance(
+        unraisable.exc_value, RuntimeError) else said(unraisable)
+    try:
+        traceback.clear_frames(exc.__traceback__)
+    finally:
+        sys.unraisablehook = said
 
 
 def _gtiff(path: Path, like: gdal.Dataset, dtype: int, nodata: float | None,

@@ -326,3 +326,36 @@ def test_min_area_nan_is_refused(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 1 and "minimum area nan" in err and not (tmp_path / "o.gpkg").exists()
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+@pytest.mark.parametrize("command", ["detect", "export-model", "train"])
+def test_full_disk_is_one_line_and_leaves_nothing(command, tmp_path, capsys):
+    """A 64 KiB file system that fills at once (a real tmpfs; skipped where this process may not
+    mount): one line that says so, not a traceback nor a blamed input raster, and nothing left
+    on it."""
+    with crafted.tmpfs("size=64k") as full:
+        if full is None:
+            pytest.skip("mounting a tmpfs needs root")
+        args = {"detect": ["detect", "--device", "cpu", "--model", BUNDLED, "--raster", SAMPLE,
+                           "--out", full / "o.gpkg", "--probability", full / "p.tif"],
+                "export-model": ["export-model", "--model", BUNDLED, "--out", full / "x.pt"],
+                "train": ["train", "--raster", SAMPLE, "--labels", LABELS, "--arch",
+                          "deeplabv3plus", "--backbone", "resnet18", "--tile-size", "128",
+                          "--ground-resolution", "4", "--epochs", "1", "--max-steps-per-epoch",
+                          "1", "--batch-size", "2", "--device", "cpu", "--out",
+                          full / "m.pt"]}[command]
+        r = _cli(*args)
+        assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+        last = r.stderr.strip().splitlines()[-1]
+        assert last.startswith("error: ") and ("disk is full" in last or "probably full" in last)
+        assert "sichuan_sample.tif" not in last
+        assert sorted(os.listdir(full)) == []
+
+
+def test_read_only_file_system_is_refused_before_work(tmp_path, capsys):
+    with crafted.tmpfs("ro,size=1m") as ro:
+        if ro is None:
+            pytest.skip("mounting a tmpfs needs root")
+        rc = main(["export-model", "--model", str(BUNDLED), "--out", str(ro / "x.pt")])
+        err = capsys.readouterr().err
+        assert rc == 1 and "Read-only file system" in err and err.count("\n") == 1, err
