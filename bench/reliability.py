@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from doc_block import write_block  # noqa: E402
-from reliability_hostile import add_cases, signal_rows  # noqa: E402
+from reliability_hostile import add_cases  # noqa: E402
+from reliability_processes import qgis_rows, signal_rows  # noqa: E402
 
 from mrife.checkpoint import read_payload  # noqa: E402
 from mrife.leftovers import DestinationLock  # noqa: E402
@@ -230,6 +231,7 @@ def run_cases(work: Path) -> list[dict]:
                                   "--out", lambda f: f / "o.gpkg"], allowed={"x.png"})
     add_cases(case, work)
     rows += signal_rows(work, cli)
+    rows += qgis_rows(work)
     rows += kill_cases(work)
     return rows
 

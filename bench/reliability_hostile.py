@@ -6,10 +6,8 @@ files (``(text, ok)``: ok False counts as a silently wrong result)."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -280,70 +278,6 @@ def add_cases(case, work: Path) -> None:
     for flag, value in (("--min-area", "nan"), ("--min-area", "-5"), ("--threshold", "nan"),
                         ("--threshold", "1.5"), ("--overlap", "200")):
         case(f"{flag} {value}", [*det, "--model", MODEL, flag, value])
-
-
-def signal_rows(work: Path, cli) -> list[dict]:
-    """SIGTERM/SIGINT in training's first epoch, SIGTERM during detection, and --resume with
-    another network."""
-    rows = []
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        f = work / f"signal_train_{sig.name}"
-        f.mkdir()
-        args = ["train", "--raster", SAMPLE, "--labels", LABELS, *TRAIN[:-1], "--out",
-                f / "m.pt"]
-        proc = subprocess.Popen([sys.executable, "-m", "mrife", *map(str, args)], cwd=ROOT,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        t = time.monotonic()
-        for line in proc.stdout:
-            if "expected" in line:
-                proc.send_signal(sig)
-                break
-        rest = proc.communicate(timeout=120)[0]
-        kept = (f / "m.resume.pt").exists()
-        rows.append({"case": f"{sig.name} in training's first epoch",
-                     "command": "train ... (signal after the plan line)", "rc": proc.returncode,
-                     "message": f"{rest.strip().splitlines()[-1][:100]}; resume file: {kept}",
-                     "traceback": "Traceback" in rest, "ran": False, "secs":
-                     time.monotonic() - t, "left": [], "clear": proc.returncode == 3 and kept})
-        if sig == signal.SIGTERM:
-            other = [("icssn" if a == "deeplabv3plus" else a) for a in args]
-            rc, out, err, secs = cli(*other, "--resume")
-            rows.append({"case": "--resume with another network's resume file",
-                         "command": "train --arch icssn --resume (a DeepLabv3+ run's file)",
-                         "rc": rc, "message": (err.strip().splitlines() or [""])[0],
-                         "traceback": "Traceback" in err, "ran": False, "secs": secs,
-                         "left": [], "clear": rc == 1 and err.count("\n") == 1})
-    f = work / "signal_detect"
-    f.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "mrife", "detect", "--device", "cpu",
-                             "--model", str(MODEL), "--raster", str(SAMPLE), "--out",
-                             str(f / "o.gpkg"), "--probability", str(f / "p.tif"),
-                             "--overlap", "96"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    for line in proc.stdout:
-        if line.startswith("tiles "):
-            proc.send_signal(signal.SIGTERM)
-            break
-    try:
-        rest = proc.communicate(timeout=60)[0]
-    except subprocess.TimeoutExpired:           # a hang: its stacks for the report, then kill
-        proc.send_signal(signal.SIGUSR1)
-        time.sleep(2)
-        proc.kill()
-        rest = proc.communicate()[0]
-        print(rest[-4000:], file=sys.stderr)
-        rows.append({"case": "SIGTERM during detection", "command": "detect ... (SIGTERM)",
-                     "rc": "hang", "message": "still running 60 s after SIGTERM",
-                     "traceback": False, "ran": False, "secs": 60.0, "left": [],
-                     "clear": False})
-        return rows
-    left = sorted(p.name for p in f.iterdir())
-    rows.append({"case": "SIGTERM during detection", "command": "detect ... (SIGTERM at the "
-                 "first progress line)", "rc": proc.returncode, "message":
-                 f"{(rest.strip().splitlines() or [''])[-1]}; left: {left or 'nothing'}",
-                 "traceback": "Traceback" in rest, "ran": False, "secs": 0.0, "left": left,
-                 "clear": proc.returncode == 130 and not left})
-    return rows
 
 
 def destination_cases(case, det: list, tiles: list, ro_fs: Path | None,

@@ -13,6 +13,7 @@ from qgis.core import (
     QgsCoordinateTransform,
     QgsFeatureRequest,
     QgsLayerTreeGroup,
+    QgsProcessingFeatureSource,
     QgsProject,
     QgsRasterFileWriter,
     QgsRasterLayer,
@@ -259,7 +260,10 @@ def write_polygons(layer: QgsVectorLayer, selected_only: bool, workdir: Path) ->
 
 def source_to_polygons(source, workdir: Path) -> Path:
     """A Processing feature source (already filtered to the selection when asked) as a
-    GeoPackage."""
+    GeoPackage. Invalid geometries are passed on as they are: the library repairs area
+    polygons (``mrife.geodata``), and Processing's own check would stop the iteration with an
+    exception thrown through this frame from C++, which skips its cleanup (the work folder was
+    left behind)."""
     out = workdir / "area.gpkg"
     writer = QgsVectorFileWriter.create(
         str(out),
@@ -269,7 +273,8 @@ def source_to_polygons(source, workdir: Path) -> Path:
         QgsProject.instance().transformContext(),
         QgsVectorFileWriter.SaveVectorOptions(),
     )
-    for f in source.getFeatures(QgsFeatureRequest()):
+    skip = QgsProcessingFeatureSource.Flag.FlagSkipGeometryValidityChecks
+    for f in source.getFeatures(QgsFeatureRequest(), skip):
         writer.addFeature(f)
     del writer
     return out

@@ -75,3 +75,30 @@ def test_detect_tab_inside_a_spiked_polygon_does_not_kill_qgis(tmp_path):
     out = json.loads(line[len("RESULT "):])
     # the 800 m square without its spike, at the model's 2 m
     assert out["started"] and out["count"] is not None and out["width"] == 400, out
+
+
+def test_processing_area_with_an_invalid_polygon_runs_and_leaves_nothing(plugin, tmp_path):
+    """mrife:detect with a spiked (invalid) area polygon under Processing's default
+    invalid-geometry check: it used to stop with an error thrown through our frame from C++,
+    leaving mrife-*/area.gpkg in the temporary folder each time. The library repairs area
+    polygons, so the run goes on over the 800 m square, and no work folder is left."""
+    import glob
+    import tempfile
+
+    import processing
+    from qgis.core import QgsFeature, QgsGeometry, QgsRasterLayer, QgsVectorLayer
+
+    from tests.mrife.test_hostile_input import SPIKE
+
+    area = QgsVectorLayer("Polygon?crs=EPSG:32648", "hand-drawn area", "memory")
+    feat = QgsFeature()
+    feat.setGeometry(QgsGeometry.fromWkt(SPIKE))
+    area.dataProvider().addFeatures([feat])
+    assert not next(area.getFeatures()).geometry().isGeosValid()
+    raster = QgsRasterLayer(str(ROOT / "resources" / "sample" / "sichuan_sample.tif"), "s")
+    before = set(glob.glob(f"{tempfile.gettempdir()}/mrife-*"))
+    result = processing.run("mrife:detect", {
+        "INPUT": raster, "AREA": area, "DEVICE": "cpu", "OUTPUT": str(tmp_path / "o.gpkg"),
+        "MODEL": str(ROOT / "resources" / "models" / "mrife-r18-sichuan.pt")})
+    assert result["COUNT"] > 0
+    assert set(glob.glob(f"{tempfile.gettempdir()}/mrife-*")) - before == set()
