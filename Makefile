@@ -9,7 +9,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: qt6-index
 .PHONY: translations screenshots qt6-widgets
-.PHONY: help setup test test-fast lint package qgis demo model bench bench-models bench-accuracy bench-detect bench-finetune bench-engines bench-fewshot reliability clean
+.PHONY: help setup test test-fast lint package wheel qgis demo model bench bench-models bench-accuracy bench-detect bench-finetune bench-engines bench-fewshot reliability clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -49,6 +49,10 @@ qt6-index: setup  ## rebuild scripts/qt6_enums.json (PyQt6's enums) from the PyQ
 
 package: setup  ## build dist/mrife_qgis-<version>.zip for "Install from ZIP"
 	$(PY) scripts/package.py
+
+wheel: setup  ## build dist/mrife-<version>-py3-none-any.whl: the library and its `mrife` command
+	PIP_FIND_LINKS= $(PY) -m pip wheel --no-deps --no-build-isolation -q -w dist .
+	@ls dist/mrife-*.whl
 
 qgis: setup  ## start QGIS desktop with the plugin (live source) and the venv's packages
 	bash scripts/run_qgis.sh

@@ -1,4 +1,4 @@
-"""``python -m mrife``: the headless command line."""
+"""The program: ``python -m mrife`` and the ``mrife`` command of the wheel (``run``)."""
 
 import faulthandler
 import os
@@ -7,14 +7,22 @@ import sys
 
 from .cli import SIGNALS, main
 
-SIGNALS.install()        # SIGINT and SIGTERM, as a program (never when main() runs in-process)
-if hasattr(signal, "SIGUSR1"):      # `kill -USR1 PID` prints every thread's stack (bug reports)
-    faulthandler.register(signal.SIGUSR1, all_threads=True)
-code = main()
-if SIGNALS.received:
-    # a run stopped by a signal has written and synced its files, or removed them; leave
-    # without the interpreter's teardown (see Signals)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-raise SystemExit(code)
+
+def run() -> None:
+    """The command line as a program: SIGINT and SIGTERM handled (``mrife.signals``; never when
+    ``main()`` runs in-process), ``kill -USR1 PID`` prints every thread's stack, then exit."""
+    SIGNALS.install()
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+    code = main()
+    if SIGNALS.received:
+        # a run stopped by a signal has written and synced its files, or removed them; leave
+        # without the interpreter's teardown (see Signals)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise SystemExit(code)
+
+
+if __name__ == "__main__":
+    run()

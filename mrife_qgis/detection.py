@@ -26,7 +26,6 @@ from qgis.core import (
 
 from .i18n import tr
 from .log import duration
-from .paths import resources_dir
 
 if TYPE_CHECKING:
     from mrife.checkpoint import LoadedModel
@@ -285,7 +284,10 @@ def work_folder() -> Path:
 
 
 def style(layer, name: str) -> None:
-    layer.loadNamedStyle(str(resources_dir() / "styles" / name))
+    """The library's QML style ``name`` on ``layer`` (the one detection writes with)."""
+    from mrife.detect.vector import style as style_file
+
+    layer.loadNamedStyle(str(style_file(name)))
     layer.triggerRepaint()
 
 

@@ -1,4 +1,4 @@
-"""Regenerate the QML styles in resources/styles with the QGIS API (so they are exactly what
+"""Regenerate the QML styles in mrife/styles with the QGIS API (so they are exactly what
 QGIS writes): ``QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/make_styles.py``."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QColor
 
-STYLES = Path(__file__).resolve().parent.parent / "resources" / "styles"
+STYLES = Path(__file__).resolve().parent.parent / "mrife" / "styles"
 
 # mean-probability classes of the polygons: (low, high, colour, label)
 CLASSES = [(0.0, 0.5, "#fee391", "low (< 0.5)"),

@@ -35,8 +35,8 @@ from .plan import (
     value_mapping,
 )
 from .run import PROB_NODATA, TEMP_PREFIX, DetectResult, check_destination, detect
-from .vector import LAYER_NAME, resource
+from .vector import LAYER_NAME, style
 
 __all__ = ["DetectOptions", "DetectPlan", "DetectResult", "DetectionError", "LAYER_NAME",
            "PROB_NODATA", "TEMP_PREFIX", "check_destination", "detect", "make_grid",
-           "plan_detection", "resource", "seconds_per_tile", "value_mapping"]
+           "plan_detection", "seconds_per_tile", "style", "value_mapping"]

@@ -38,7 +38,7 @@ from .plan import (
     seconds_per_tile,
     value_mapping,
 )
-from .vector import polygons, resource, write_vector
+from .vector import polygons, style, write_vector
 
 gdal.UseExceptions()
 
@@ -290,7 +290,7 @@ def _run(loaded, grid, plan, aoi, mapping, opts, dev, policy, tmp: Path, out_vec
             prob_ds.BuildOverviews("AVERAGE", [f for f in (2, 4, 8, 16, 32, 64)
                                                if max(w, h) / f >= 256])
         del prob_ds
-        shutil.copyfile(resource("styles", "probability.qml"), tmp / "probability.qml")
+        shutil.copyfile(style("probability.qml"), tmp / "probability.qml")
         os.replace(tmp / "probability.tif", probability)
         os.replace(tmp / "probability.qml", probability.with_suffix(".qml"))
     else:

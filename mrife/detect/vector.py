@@ -17,12 +17,10 @@ ogr.UseExceptions()
 LAYER_NAME = "landslides"
 
 
-def resource(*parts: str) -> Path:
-    """A file under resources/: beside mrife/ in the source tree, beside lib/ (which holds
-    mrife/) in the plugin zip."""
-    here = Path(__file__).resolve()
-    root = here.parents[2] if (here.parents[2] / "resources").is_dir() else here.parents[3]
-    return root.joinpath("resources", *parts)
+def style(name: str) -> Path:
+    """A QML style the results are written with (``mrife/styles/``, in the package wherever it
+    is installed: source tree, wheel or plugin)."""
+    return Path(__file__).resolve().parents[1] / "styles" / name
 
 
 def polygons(mask_ds: gdal.Dataset, prob_ds: gdal.Dataset, plan, min_area: float,
@@ -121,7 +119,7 @@ def write_vector(path: Path, feats: list[dict], plan, out_srs: osr.SpatialRefere
         lyr.CreateFeature(f)
         total += k["area"]
     lyr.CommitTransaction()
-    _store_default_style(ds, resource("styles", "landslides.qml"))
+    _store_default_style(ds, style("landslides.qml"))
     ds = None
     return total
 

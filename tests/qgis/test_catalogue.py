@@ -168,8 +168,7 @@ def test_detect_tab_downloads_the_catalogue_model_then_runs(plugin, tmp_path, mo
     resources = tmp_path / "resources"
     (resources / "models").mkdir(parents=True)
     shutil.copy(ROOT / "resources" / "models" / "catalogue.json", resources / "models")
-    for sub in ("styles", "icons"):
-        shutil.copytree(ROOT / "resources" / sub, resources / sub)
+    shutil.copytree(ROOT / "resources" / "icons", resources / "icons")   # styles: the library's
     monkeypatch.setattr(catalogue, "resources_dir", lambda: resources)
     cache = tmp_path / "cache"
     monkeypatch.setattr(catalogue, "cache_dir", lambda: cache)
