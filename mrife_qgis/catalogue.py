@@ -21,20 +21,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from qgis.core import (
     QgsApplication,
-    QgsBlockingNetworkRequest,
     QgsFeedback,
+    QgsNetworkAccessManager,
     QgsSettings,
     QgsTask,
 )
-from qgis.PyQt.QtCore import QUrl
-from qgis.PyQt.QtNetwork import QNetworkRequest
+from qgis.PyQt.QtCore import QEventLoop, QTimer, QUrl
+from qgis.PyQt.QtNetwork import QNetworkReply, QNetworkRequest
 
 from mrife.digest import sha256_hex
 
@@ -215,54 +214,61 @@ REQUEST_TIMEOUT_S = 180   # one request (at most CHUNK bytes) must end within th
 
 def _get(url: str, first: int | None, last: int, feedback) -> tuple[int, bytes]:
     """(HTTP status, body) of one GET of bytes ``first..last`` (``first`` None: the whole file,
-    for servers without range support). A request that takes longer than
-    ``REQUEST_TIMEOUT_S`` is aborted (an endless trickle never hangs the user); a reply that
-    carries more than was asked (plus ``SLACK``) is refused and dropped. QGIS buffers a reply
-    whole inside its own request thread, so such a reply is held in memory until it ends (its
-    progress signals reach Python only afterwards): capping it while it arrives needs a
-    streaming request, not done yet."""
+    for servers without range support), through QGIS's network manager (its proxy settings).
+
+    The reply is read as it arrives, in this thread's own event loop, so it is bounded while it
+    comes: it is aborted as soon as it carries more than was asked (plus ``SLACK``; a reply of
+    hundreds of MB is never held), when it takes longer than ``REQUEST_TIMEOUT_S`` (an endless
+    trickle never hangs the user), or when the user cancels."""
     request = QNetworkRequest(QUrl(url))
+    request.setAttribute(QNetworkRequest.Attribute.RedirectPolicyAttribute,
+                         QNetworkRequest.RedirectPolicy.NoLessSafeRedirectPolicy)
     if first is not None:
         request.setRawHeader(b"Range", f"bytes={first}-{last}".encode())
     cap = last + 1 - (first or 0) + SLACK
-    blocking = QgsBlockingNetworkRequest()
-    why: list[str] = []
+    reply = QgsNetworkAccessManager.instance().get(request)
+    body, why = bytearray(), []
+    loop = QEventLoop()
 
-    # the request's own feedback, cancelled by a timer thread when the request takes too long
-    # (QGIS runs the request in a thread of its own: no Qt timer of ours runs meanwhile) or by
-    # the user's feedback
-    own = QgsFeedback()
-    if feedback is not None:
-        feedback.canceled.connect(own.cancel)
-
-    def too_long() -> None:
+    def stop(reason: str) -> None:
         if not why:
-            why.append(f"the server is too slow (a {cap - SLACK} byte request took more than "
-                       f"{REQUEST_TIMEOUT_S:g} s)")
-            own.cancel()
+            why.append(reason)
+            reply.abort()
 
-    timer = threading.Timer(REQUEST_TIMEOUT_S, too_long)
-    timer.daemon = True
-    timer.start()
-    try:
-        err = blocking.get(request, True, own)
-    finally:
-        timer.cancel()
-    if why:
-        raise CatalogueError(why[0])
+    def arrived() -> None:
+        if first is not None and reply.attribute(
+                QNetworkRequest.Attribute.HttpStatusCodeAttribute) == 200:
+            stop("ranges ignored")        # the whole file follows: ask for it without a range
+            return
+        body.extend(bytes(reply.readAll()))
+        if len(body) > cap:
+            stop(f"the server sent more than the {cap - SLACK} bytes asked")
+
+    timer = QTimer()
+    timer.setSingleShot(True)
+    timer.timeout.connect(lambda: stop(f"the server is too slow (a {cap - SLACK} byte request "
+                                       f"took more than {REQUEST_TIMEOUT_S:g} s)"))
+    reply.readyRead.connect(arrived)
+    reply.finished.connect(loop.quit)
+    if feedback is not None:
+        feedback.canceled.connect(lambda: stop("cancelled"))
+    timer.start(int(REQUEST_TIMEOUT_S * 1000))
+    if not reply.isFinished():
+        loop.exec()
+    timer.stop()
+    arrived()
+    status = reply.attribute(QNetworkRequest.Attribute.HttpStatusCodeAttribute)
+    error, message = reply.error(), reply.errorString()
+    reply.deleteLater()
     if feedback is not None and feedback.isCanceled():
         raise Cancelled()
-    reply = blocking.reply()
-    status = reply.attribute(QNetworkRequest.Attribute.HttpStatusCodeAttribute)
-    if first is not None and status == 200:
-        return 200, b""                   # QGIS refuses a 200 to a range request: ask again
-    if err != QgsBlockingNetworkRequest.ErrorCode.NoError or status not in (200, 206):
-        detail = f"HTTP {status}" if status else blocking.errorMessage()
-        raise CatalogueError(detail or "no answer")
-    data = bytes(reply.content())
-    if len(data) > cap:
-        raise CatalogueError(f"the server sent more than the {cap - SLACK} bytes asked")
-    return status, data
+    if why == ["ranges ignored"]:
+        return 200, b""
+    if why:
+        raise CatalogueError(why[0])
+    if error != QNetworkReply.NetworkError.NoError or status not in (200, 206):
+        raise CatalogueError(f"HTTP {status}" if status else message or "no answer")
+    return status, bytes(body)
 
 
 def _download(url: str, part: Path, size: int, feedback, log) -> None:
