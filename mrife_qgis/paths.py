@@ -20,7 +20,7 @@ def _first_existing(name: str) -> Path:
 
 
 def resources_dir() -> Path:
-    """The ``resources/`` folder (icons, QML styles, bundled sample and model)."""
+    """The ``resources/`` folder (icons, bundled sample and model, the model catalogue)."""
     return _first_existing("resources")
 
 
