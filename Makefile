@@ -23,9 +23,10 @@ test: setup  ## the whole suite: library unit tests and QGIS tests in a headless
 test-fast: setup  ## the suite without tests marked slow
 	$(PY) -m pytest -m "not slow"
 
-lint: setup  ## ruff, Bandit (fails on Medium/High), the Qt6 and QGIS-enum checks, translations
+lint: setup  ## ruff, Bandit (fails on Medium/High), the library's layers, the Qt6 and QGIS-enum checks, translations
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/bandit -q -r mrife_qgis mrife --severity-level medium
+	$(PY) scripts/layers.py
 	$(PY) scripts/qt6_check.py mrife_qgis tests scripts bench
 	$(PY) scripts/qgis_enum_check.py mrife_qgis tests scripts bench
 	$(PY) scripts/translations.py --check

@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from doc_block import write_block  # noqa: E402
+from recipes import recipe  # noqa: E402
 
 from mrife.checkpoint import load_model  # noqa: E402
 from mrife.config import DataSettings, applicable  # noqa: E402
@@ -107,7 +108,6 @@ def main() -> None:
         args.base_epochs = args.epochs = 1
         args.max_steps_per_epoch = 2
         args.work = args.work.with_name(args.work.name + "-smoke")
-    from fewshot_recipes import recipe
 
     net, train_changes = recipe(args.recipe)
     args.epochs = train_changes.pop("epochs", args.epochs)      # for the runs and the table
@@ -149,7 +149,6 @@ def main() -> None:
 
 
 def _recipe_text(name: str) -> str:
-    from fewshot_recipes import recipe
 
     net, tr = recipe(name)
     return ", ".join(f"{k}={v}" for k, v in {**net, **tr}.items()) or "no changes"

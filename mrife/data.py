@@ -15,10 +15,9 @@ from pathlib import Path
 import numpy as np
 from osgeo import gdal
 
+from .config import IGNORE_INDEX
 from .errors import reading
-from .grid import alpha_band, image_bands
-from .inference import window_starts
-from .models import IGNORE_INDEX
+from .grid import alpha_band, image_bands, window_starts
 from .preprocess import Preprocessing
 
 gdal.UseExceptions()

@@ -16,6 +16,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+class TrainingError(RuntimeError):
+    """A training run cannot go on; the message says why and what to do."""
+
+
 class DataReadError(ValueError):
     """A raster or vector file could not be read; the message names it and says what to do."""
 
@@ -82,8 +86,6 @@ def user_message(exc: BaseException) -> str | None:
     if is_gdal_error(exc):
         return (f"GDAL failed: {_gdal_text(exc)}; a file is damaged or truncated, or one it "
                 "refers to is missing (check with `gdalinfo -checksum`)")
-    from .train import TrainingError
-
     if isinstance(exc, TrainingError):
         return str(exc)
     return None

@@ -47,6 +47,15 @@ class GridError(ValueError):
     """The raster cannot be put on a grid; the message names it and the fix."""
 
 
+def window_starts(n: int, tile: int, stride: int) -> list[int]:
+    """Start offsets covering [0, n) with tiles of ``tile`` at ``stride``; the last is shifted
+    inwards to end at n (one start at 0 when n <= tile)."""
+    if n <= tile:
+        return [0]
+    s = list(range(0, n - tile + 1, stride))
+    return s if s[-1] == n - tile else s + [n - tile]
+
+
 def numpy_dtype(band: gdal.Band) -> np.dtype:
     """The numpy type of a GDAL band's values (the one table: GDAL's own)."""
     return np.dtype(gdal_array.GDALTypeCodeToNumericTypeCode(band.DataType))

@@ -21,20 +21,12 @@ import numpy as np
 import torch
 
 from .compute import ComputePolicy
+from .grid import window_starts  # noqa: F401  (its home is grid)
 from .models import SegmentationModel
 
 
 class Cancelled(Exception):  # noqa: N818 (reads as what happened, like KeyboardInterrupt)
     """The caller's should_stop() said stop."""
-
-
-def window_starts(n: int, tile: int, stride: int) -> list[int]:
-    """Start offsets covering [0, n) with tiles of ``tile`` at ``stride``; the last is shifted
-    inwards to end at n (one start at 0 when n <= tile)."""
-    if n <= tile:
-        return [0]
-    s = list(range(0, n - tile + 1, stride))
-    return s if s[-1] == n - tile else s + [n - tile]
 
 
 def blend_ramp(tile: int, overlap: int, floor: float = 1e-3) -> np.ndarray:

@@ -39,48 +39,14 @@ from .checkpoint import (
     weights_from_payload,
 )
 from .compute import choose, set_threads
+from .config import TrainConfig  # noqa: F401  (mrife.train.TrainConfig: its home is config)
 from .data import TileDataset
 from .devices import resolve_device
+from .errors import TrainingError
 from .leftovers import remove_stale
 from .model_checks import check_same_network
 from .models import ModelConfig, SegmentationModel, build_model
 from .train_measure import batch_of, evaluate_tiles, seconds_per_step
-
-
-class TrainingError(RuntimeError):
-    """A run cannot go on; the message says why and what to do."""
-
-
-@dataclass
-class TrainConfig:
-    epochs: int = 100
-    batch_size: int = 4
-    lr: float = 0.007
-    momentum: float = 0.9
-    weight_decay: float = 0.0005
-    poly_power: float = 0.9
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "auto"        # mrife.compute.PRECISIONS
-    freeze_encoder: bool = False   # freeze the ResNet backbone(s); ASPP, SE, decoder train
-    max_steps_per_epoch: int | None = None
-    init_from: str | None = None   # fine-tune: start from this model file's weights
-    # decision threshold: the one of metrics.THRESHOLDS with the best validation landslide IoU
-    # for the best epoch (epochs are ranked at 0.5), stored in the model file; False keeps 0.5
-    choose_threshold: bool = True
-    # augmentation beyond flips and rotations (data.TileDataset): photometric strength (0 off)
-    # and scale jitter (0 off; 0.25 draws scales in [1/1.25, 1.25])
-    photometric: float = 0.0
-    scale_jitter: float = 0.0
-    # time two training steps on a copy of the model before the run and report the expected
-    # duration (a "plan" progress event); costs about two steps
-    estimate_time: bool = True
-    # the batch is cut into this many equal shards per step, gradients averaged (0: as many as
-    # ranks under torchrun, else 1); a run continues with the same shards on any number of
-    # ranks that divides them (mrife/distributed.py). ranks: set by the run, recorded.
-    shards: int = 0
-    ranks: int = 1
-    sync_batchnorm: bool = False   # CUDA ranks only
 
 
 @dataclass

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import copy
 import time
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from .compute import ComputePolicy
+from .config import TrainConfig
 from .data import TileDataset
 from .metrics import SegmentationScores, ThresholdSweep
 from .models import SegmentationModel
-
-if TYPE_CHECKING:
-    from .train import TrainConfig
 
 
 def batch_of(dataset: TileDataset, indices, device: torch.device

@@ -22,3 +22,17 @@ def test_the_plugin_imports_the_backend_plainly():
                  or ("import_module(" in p.read_text() and p.parts[-2] != "installer"
                      and "mrife" in p.read_text().split("import_module(")[1][:40])]
     assert offenders == []
+
+
+def test_the_library_keeps_its_layers_and_has_no_import_cycle():
+    """scripts/layers.py (also run by make lint): each module imports only its layer and those
+    below, core and geo keep torch (and core numpy and GDAL) out, no import cycle in mrife/ or
+    bench/."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import layers
+    finally:
+        sys.path.pop(0)
+    assert layers.library_breaches() + layers.bench_breaches() == []

@@ -6,10 +6,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..config import ModelConfig
+from ..config import IGNORE_INDEX, ModelConfig
 from .encoder import OUTPUT_STRIDE, check_input
-
-IGNORE_INDEX = 255  # label value of pixels that take no part in the loss (padding, nodata)
 
 
 class SegmentationModel(nn.Module):
