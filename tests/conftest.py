@@ -31,6 +31,18 @@ def sichuan_dir() -> Path:
     return SICHUAN
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_data_untouched():
+    """The session writes nothing into ../shared (it once left QGIS's .aux.xml statistics beside
+    a scene): the files there after the session are the files there before it."""
+    def files() -> set[str]:
+        return {str(Path(d) / f) for d, _, names in os.walk(SICHUAN.parent) for f in names}
+    before = files()
+    yield
+    added = sorted(files() - before)
+    assert not added, f"the test session wrote into ../shared: {added[:5]}"
+
+
 # --- a georeferenced real scene and a small model that has learned it, for detection tests ---
 
 SCENE = "011"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from datetime import datetime
@@ -255,8 +256,8 @@ def _refused(scene_model, raster, tmp_path, match, **opts):
 
 
 def test_raster_without_crs(scene_model, sichuan_dir, tmp_path):
-    _refused(scene_model, sichuan_dir / "images" / "Landslide011.png", tmp_path,
-             "no coordinate reference system; assign one")
+    png = shutil.copy(sichuan_dir / "images" / "Landslide011.png", tmp_path)  # shared: read only
+    _refused(scene_model, Path(png), tmp_path, "no coordinate reference system; assign one")
 
 
 def test_area_outside_or_empty(scene_model, geo_scene, tmp_path):

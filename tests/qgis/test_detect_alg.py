@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -84,7 +85,8 @@ def test_detect_algorithm_bad_input(plugin, scene_model, geo_scene, sichuan_dir,
               "bands": r"needs 3 band\(s\)",
               "model": "model broken.pt: .*corrupt"}[case]
     if case == "no_crs":
-        params["INPUT"] = str(sichuan_dir / "images" / "Landslide011.png")
+        # a copy: QGIS writes its statistics (.aux.xml) beside the file it reads
+        params["INPUT"] = shutil.copy(sichuan_dir / "images" / "Landslide011.png", tmp_path)
     elif case == "outside":
         params["EXTENT"] = "0,10,0,10 [EPSG:32648]"
     elif case == "bands":
