@@ -34,13 +34,15 @@ def sichuan_dir() -> Path:
 @pytest.fixture(scope="session", autouse=True)
 def shared_data_untouched():
     """The session writes nothing into ../shared (it once left QGIS's .aux.xml statistics beside
-    a scene): the files there after the session are the files there before it."""
-    def files() -> set[str]:
-        return {str(Path(d) / f) for d, _, names in os.walk(SICHUAN.parent) for f in names}
+    a scene): the files there after the session, and their modification times, are the ones
+    before it."""
+    def files() -> set[tuple[str, int]]:
+        return {(str(Path(d) / f), (Path(d) / f).stat().st_mtime_ns)
+                for d, _, names in os.walk(SICHUAN.parent) for f in names}
     before = files()
     yield
-    added = sorted(files() - before)
-    assert not added, f"the test session wrote into ../shared: {added[:5]}"
+    written = sorted(name for name, _ in files() - before)
+    assert not written, f"the test session wrote into ../shared: {written[:5]}"
 
 
 # --- a georeferenced real scene and a small model that has learned it, for detection tests ---
